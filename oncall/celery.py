@@ -1,0 +1,23 @@
+"""The Celery app: broker and defaults come from settings (CELERY_ namespace).
+
+Broker: Redis when REDIS_URL is set, otherwise kombu's filesystem transport
+under var/broker/. Tasks take primary keys, re-fetch their rows and return
+quietly when a row is gone; the database is the store of record.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab  # noqa: F401 - for schedule entries below
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
+
+app = Celery("oncall")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The beat schedule lives in code, in UTC. Exactly one beat may run (see
+# docs/deploy.md); workers can be many.
+app.conf.beat_schedule = {
+    "heartbeat": {"task": "oncall.teams.tasks.heartbeat", "schedule": 60.0},
+}

@@ -1,0 +1,90 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oncall.runbooks.models import Runbook
+from oncall.teams.models import Team
+
+
+class ShadowShift(models.Model):
+    class Kind(models.TextChoices):
+        SHADOW = "shadow", _("shadow")
+        REVERSE_SHADOW = "reverse_shadow", _("reverse shadow")
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("cancelled")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="shifts")
+    trainee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts_as_trainee"
+    )
+    primary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts_as_primary"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.SHADOW)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    time_zone = models.CharField(_("entered in time zone"), max_length=64, default="UTC")
+    state = models.CharField(_("state"), max_length=20, choices=State, default=State.SCHEDULED)
+    series = models.UUIDField(null=True, blank=True, db_index=True)
+    sequence = models.PositiveIntegerField(default=0)
+
+    debrief_pages_seen = models.TextField(_("pages seen"), blank=True)
+    debrief_made_sense = models.TextField(_("what made sense"), blank=True)
+    debrief_open_questions = models.TextField(_("open questions"), blank=True)
+    debrief_runbook_gaps = models.TextField(_("runbooks missing or wrong"), blank=True)
+    debrief_runbooks = models.ManyToManyField(Runbook, blank=True, related_name="debriefs")
+    debriefed_at = models.DateTimeField(null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [
+            models.Index(fields=["team", "starts_at"]),
+            models.Index(fields=["trainee", "starts_at"]),
+            models.Index(fields=["primary", "starts_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.trainee} with {self.primary} at {self.starts_at}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("shifts:detail", args=[self.pk])
+
+    @property
+    def has_debrief(self) -> bool:
+        return self.debriefed_at is not None
+
+    def _bump(self, **changes) -> None:
+        for field, value in changes.items():
+            setattr(self, field, value)
+        self.sequence += 1
+        self.updated_at = timezone.now()
+        self.save(update_fields=[*changes, "sequence", "updated_at"])
+
+    def mark_done(self) -> None:
+        self._bump(state=self.State.DONE)
+
+    def cancel(self) -> None:
+        self._bump(state=self.State.CANCELLED)
+
+    def reschedule(self, *, starts_at, ends_at) -> None:
+        self._bump(starts_at=starts_at, ends_at=ends_at)

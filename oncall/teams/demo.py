@@ -1,0 +1,43 @@
+"""Demo data for teams: the people and teams every other app's demo builds on."""
+
+from django.contrib.auth import get_user_model
+
+from oncall.teams.models import Membership, Team
+
+DEMO_PASSWORD = "oncall-demo"  # noqa: S105 - printed by `make run`, for a laptop demo only
+
+DEMO_USERS = [
+    # username, first name, staff, team memberships
+    ("lead", "Lena", False, [("payments", Membership.Role.LEAD)]),
+    ("primary", "Priya", False, [("payments", Membership.Role.MEMBER)]),
+    ("trainee", "Taro", False, [("payments", Membership.Role.MEMBER)]),
+    ("admin", "Ada", True, []),
+]
+DEMO_TEAMS = [("payments", "Payments", "Asia/Tokyo"), ("platform", "Platform", "Europe/London")]
+
+
+def seed(out) -> None:
+    User = get_user_model()
+    teams = {}
+    for slug, name, tz in DEMO_TEAMS:
+        teams[slug], created = Team.objects.get_or_create(
+            slug=slug, defaults={"name": name, "time_zone": tz}
+        )
+        if created:
+            out(f"team {slug} ({tz})")
+    for username, first_name, staff, memberships in DEMO_USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(
+                username=username,
+                email=f"{username}@example.com",
+                password=DEMO_PASSWORD,
+                first_name=first_name,
+                is_staff=staff,
+                is_superuser=staff,
+            )
+            user.profile.time_zone = "Asia/Tokyo" if memberships else "UTC"
+            user.profile.save(update_fields=["time_zone"])
+            out(f"user {username}")
+        for slug, role in memberships:
+            Membership.objects.get_or_create(user=user, team=teams[slug], defaults={"role": role})

@@ -1,0 +1,85 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from oncall.teams.models import Profile, time_zone_choices
+
+
+class LeadTimesField(forms.CharField):
+    """Minutes or hours before a shift, written as "24h, 1h, 30m"."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        minutes = []
+        for part in (p.strip().lower() for p in value.split(",")):
+            if not part:
+                continue
+            unit = part[-1]
+            number = part[:-1] if unit in "hm" else part
+            try:
+                amount = int(number)
+            except ValueError:
+                raise forms.ValidationError(
+                    _("“%(part)s” is not a lead time: write 24h, 1h or 30m."),
+                    params={"part": part},
+                ) from None
+            total = amount * 60 if unit == "h" else amount
+            if not 1 <= total <= 14 * 24 * 60:
+                raise forms.ValidationError(
+                    _("Lead times are between 1 minute and 14 days; “%(part)s” is not."),
+                    params={"part": part},
+                )
+            minutes.append(total)
+        return sorted(set(minutes), reverse=True)
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(f"{m // 60}h" if m % 60 == 0 else f"{m}m" for m in value)
+        return value
+
+
+class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+    lead_times = LeadTimesField(
+        label=_("Remind me before a shift"),
+        required=False,
+        help_text=_("Comma-separated, for example 24h, 1h. Empty means 24h, 1h."),
+    )
+
+    class Meta:
+        model = Profile
+        fields = [
+            "time_zone",
+            "email_enabled",
+            "webhook_enabled",
+            "webhook_url",
+            "lead_times",
+            "quiet_start",
+            "quiet_end",
+        ]
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}),
+            "webhook_url": forms.URLInput(attrs={"placeholder": "https://hooks.example.com/…"}),
+        }
+        help_texts = {
+            "quiet_start": _("Non-urgent reminders wait until quiet hours end."),
+            "quiet_end": _("Shift reminders are sent even in quiet hours."),
+        }
+
+    def clean_webhook_url(self):
+        url = self.cleaned_data["webhook_url"]
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError(_("A webhook URL starts with http:// or https://."))
+        return url
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("quiet_start"), data.get("quiet_end")
+        if (start is None) != (end is None):
+            self.add_error(
+                "quiet_end" if start else "quiet_start",
+                _("Set both ends of the quiet hours, or neither."),
+            )
+        if data.get("webhook_enabled") and not data.get("webhook_url"):
+            self.add_error("webhook_url", _("Webhook reminders need a webhook URL."))
+        return data

@@ -1,0 +1,65 @@
+"""What /healthz reports: the database, the broker and beat's heartbeat."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from kombu import Connection
+
+from oncall.teams.models import Heartbeat
+
+HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
+
+
+def check_database() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as e:  # noqa: BLE001 - any failure is reported, not raised
+        return False, f"unreachable: {e.__class__.__name__}"
+    return True, "ok"
+
+
+def check_broker() -> tuple[bool, str]:
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".healthz"
+        try:
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as e:
+            return False, f"folder not writable: {e.strerror}"
+        return True, "ok (filesystem)"
+    try:
+        with Connection(url, connect_timeout=2, transport_options={"max_retries": 0}) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as e:  # noqa: BLE001
+        return False, f"unreachable: {e.__class__.__name__}"
+    return True, "ok"
+
+
+def check_beat() -> tuple[bool, str]:
+    beat = Heartbeat.objects.filter(name="beat").first()
+    if beat is None:
+        return False, "no heartbeat yet (is celery beat running?)"
+    age = timezone.now() - beat.at
+    if age > HEARTBEAT_STALE_AFTER:
+        return False, f"stale: last heartbeat {int(age.total_seconds())} s ago"
+    return True, f"ok ({int(age.total_seconds())} s ago)"
+
+
+def report() -> tuple[bool, dict]:
+    results = {"database": check_database()}
+    results["broker"] = check_broker()
+    results["beat"] = check_beat() if results["database"][0] else (False, "database unreachable")
+    healthy = all(ok for ok, _ in results.values())
+    return healthy, {
+        "status": "ok" if healthy else "failing",
+        "failing": [name for name, (ok, _) in results.items() if not ok],
+        "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()},
+    }

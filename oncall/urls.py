@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("oncall.teams.urls")),
+    path("", include("oncall.readiness.urls")),
+    path("runbooks/", include("oncall.runbooks.urls")),
+    path("shifts/", include("oncall.shifts.urls")),
+    path("reminders/", include("oncall.reminders.urls")),
+    path("admin/", admin.site.urls),
+]

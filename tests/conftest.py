@@ -1,0 +1,100 @@
+"""Shared fixtures: a team with a lead, a primary and a trainee, and an outsider."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from oncall.teams.models import Membership, Team
+
+PASSWORD = "correct-horse-battery"
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpora" / "kube-prometheus-runbooks"
+
+
+def pytest_configure(config):
+    # Playwright's sync API runs an event loop in the test thread; the ORM
+    # calls that tests make around it are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files():
+    # Pages link hashed static names from the manifest, as in production.
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def make_user(django_user_model, username: str, *, staff: bool = False, tz: str = "UTC"):
+    user = django_user_model.objects.create_user(
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+        is_staff=staff,
+        is_superuser=staff,
+    )
+    user.profile.time_zone = tz
+    user.profile.save(update_fields=["time_zone"])
+    return user
+
+
+@pytest.fixture
+def team(db):
+    return Team.objects.create(slug="payments", name="Payments", time_zone="Asia/Tokyo")
+
+
+@pytest.fixture
+def other_team(db):
+    return Team.objects.create(slug="platform", name="Platform", time_zone="Europe/London")
+
+
+@pytest.fixture
+def lead(django_user_model, team):
+    user = make_user(django_user_model, "lead", tz="Asia/Tokyo")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.LEAD)
+    return user
+
+
+@pytest.fixture
+def primary(django_user_model, team):
+    user = make_user(django_user_model, "primary", tz="Asia/Tokyo")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def trainee(django_user_model, team):
+    user = make_user(django_user_model, "trainee", tz="Asia/Tokyo")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def outsider(django_user_model, other_team):
+    """A member of another team."""
+    user = make_user(django_user_model, "outsider", tz="Europe/London")
+    Membership.objects.create(user=user, team=other_team, role=Membership.Role.LEAD)
+    return user
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return make_user(django_user_model, "staff", staff=True)
+
+
+@pytest.fixture
+def client_for(client):
+    """Sign a test client in as a user: ``client_for(trainee).get(...)``."""
+
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def corpus_dir():
+    if not CORPUS.is_dir():
+        pytest.skip(f"the kube-prometheus corpus is not at {CORPUS} (outside this workplace)")
+    return CORPUS

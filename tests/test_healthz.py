@@ -1,0 +1,55 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from oncall.teams.models import Heartbeat
+from oncall.teams.tasks import heartbeat
+
+
+@pytest.fixture
+def fresh_heartbeat(db):
+    heartbeat()  # what beat runs every minute
+
+
+def test_it_is_healthy_with_a_fresh_heartbeat(client, fresh_heartbeat):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "broker", "beat"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_it_needs_no_sign_in(client, fresh_heartbeat):
+    assert client.get("/healthz").status_code == 200
+
+
+def test_it_is_503_without_any_heartbeat(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["beat"]
+    assert "no heartbeat yet" in response.json()["checks"]["beat"]["detail"]
+
+
+def test_it_is_503_with_a_stale_heartbeat(client, fresh_heartbeat):
+    Heartbeat.objects.update(at=timezone.now() - timedelta(minutes=10))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["beat"]
+    assert "stale" in response.json()["checks"]["beat"]["detail"]
+
+
+def test_it_is_503_when_the_broker_does_not_answer(client, settings, fresh_heartbeat):
+    # Port 9 on loopback: nothing listens there, the connection is refused.
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+    assert "unreachable" in response.json()["checks"]["broker"]["detail"]
+
+
+def test_heartbeat_task_records_the_time(db):
+    before = timezone.now()
+    heartbeat()
+    assert Heartbeat.objects.get(name="beat").at >= before

@@ -1,0 +1,29 @@
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from oncall.teams.models import Membership, Team
+
+
+def test_seed_demo_is_idempotent(db):
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    User = get_user_model()
+    assert set(User.objects.values_list("username", flat=True)) >= {
+        "lead",
+        "primary",
+        "trainee",
+        "admin",
+    }
+    assert Team.objects.get(slug="payments").time_zone == "Asia/Tokyo"
+    assert Team.objects.get(slug="platform").time_zone == "Europe/London"
+    assert Membership.objects.get(user__username="lead", team__slug="payments").is_lead
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert admin.check_password("oncall-demo")
+    assert User.objects.get(username="trainee").email == "trainee@example.com"
+
+
+def test_seed_demo_does_not_touch_existing_users(db, django_user_model):
+    django_user_model.objects.create_user("trainee", password="their-own-password")
+    call_command("seed_demo", verbosity=0)
+    assert django_user_model.objects.get(username="trainee").check_password("their-own-password")
