@@ -105,6 +105,8 @@ def test_production_settings_switch_on_https_and_csp():
     )
     result = manage(
         "shell",
+        "--verbosity",
+        "0",
         "-c",
         code,
         DEBUG="false",
