@@ -1,1 +1,327 @@
-from django.db import models  # noqa: F401
+"""Readiness: checklist templates, onboardings started from them, and their progress.
+
+An onboarding copies its template's items into ``ItemProgress`` rows when it
+starts (a snapshot), so editing a template later never rewrites the checklist
+of someone already working through it. Whether an onboarding is ready is
+decided in one place: ``oncall.readiness.gate.evaluate``.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oncall.runbooks.models import Revision, Runbook
+from oncall.teams.models import Team
+
+
+class Kind(models.TextChoices):
+    TASK = "task", _("task")
+    READ_RUNBOOK = "read_runbook", _("read a runbook")
+    SHADOW_SHIFT = "shadow_shift", _("shadow shifts")
+    REVERSE_SHADOW_SHIFT = "reverse_shadow_shift", _("reverse-shadow shifts")
+    DRILL = "drill", _("drill")
+    ACCESS_CHECK = "access_check", _("access check")
+
+
+SHIFT_KINDS = (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT)
+
+
+class ChecklistTemplate(models.Model):
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="checklist_templates",
+        help_text=_("Leave empty for a template every team can use."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("checklist template")
+        verbose_name_plural = _("checklist templates")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("readiness:template_edit", args=[self.pk])
+
+    def touch(self) -> None:
+        self.updated_at = timezone.now()
+        self.save(update_fields=["updated_at"])
+
+
+class TemplateItem(models.Model):
+    Kind = Kind
+
+    template = models.ForeignKey(ChecklistTemplate, on_delete=models.CASCADE, related_name="items")
+    section = models.CharField(_("section"), max_length=100)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
+    required = models.BooleanField(_("required"), default=True)
+    needs_signoff = models.BooleanField(_("needs a lead's sign-off"), default=False)
+    runbook = models.ForeignKey(
+        Runbook,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("runbook"),
+    )
+    count = models.PositiveIntegerField(
+        _("count"), default=1, help_text=_("How many shifts, for shadow and reverse-shadow items.")
+    )
+    order = models.PositiveIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("template item")
+        verbose_name_plural = _("template items")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Onboarding(models.Model):
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("in progress")
+        READY = "ready", _("ready")
+        CLEARED = "cleared", _("cleared")
+
+    engineer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboardings"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="onboardings")
+    template = models.ForeignKey(
+        ChecklistTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="onboardings",
+    )
+    mentor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mentored_onboardings",
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_onboardings",
+    )
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    target_date = models.DateField(_("target date"), null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=20, choices=State, default=State.IN_PROGRESS, db_index=True
+    )
+    # When the gate last started passing (None while it does not): the
+    # dashboard's chart of readiness over time reads it.
+    ready_at = models.DateTimeField(_("ready since"), null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_at = models.DateTimeField(_("cleared"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["team", "state"])]
+        verbose_name = _("onboarding")
+        verbose_name_plural = _("onboardings")
+
+    def __str__(self) -> str:
+        return f"{self.engineer} in {self.team}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("readiness:onboarding", args=[self.pk])
+
+    @property
+    def is_cleared(self) -> bool:
+        return self.state == self.State.CLEARED
+
+    def log(self, verb: str, *, actor=None, item=None, note: str = "", at=None) -> "Activity":
+        """Record one thing that happened; people's actions count as activity.
+
+        A system event (a runbook changed under a read item) has no actor and
+        leaves ``last_activity_at`` alone: it is not progress, and a stalled
+        onboarding must stay stalled.
+        """
+        at = at or timezone.now()
+        activity = Activity.objects.create(
+            onboarding=self, item=item, actor=actor, verb=verb, note=note, at=at
+        )
+        if actor is not None:
+            self.last_activity_at = at
+            Onboarding.objects.filter(pk=self.pk).update(last_activity_at=at)
+        return activity
+
+    def set_gate_state(self, passed: bool) -> bool:
+        """Follow the gate: ready when it passes, in progress when not.
+
+        A cleared onboarding stays cleared until a lead reopens it. Returns
+        True when the state changed (and was saved).
+        """
+        if self.state == self.State.CLEARED:
+            return False
+        new = self.State.READY if passed else self.State.IN_PROGRESS
+        if new == self.state:
+            return False
+        self.state = new
+        self.ready_at = timezone.now() if passed else None
+        self.save(update_fields=["state", "ready_at"])
+        return True
+
+    def clear(self, *, by) -> None:
+        self.state = self.State.CLEARED
+        self.cleared_by = by
+        self.cleared_at = timezone.now()
+        self.save(update_fields=["state", "cleared_by", "cleared_at"])
+
+    def reopen(self) -> None:
+        self.state = self.State.IN_PROGRESS
+        self.cleared_by = None
+        self.cleared_at = None
+        self.ready_at = None
+        self.save(update_fields=["state", "cleared_by", "cleared_at", "ready_at"])
+
+
+class ItemProgress(models.Model):
+    Kind = Kind
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="items")
+    template_item = models.ForeignKey(
+        TemplateItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="progress"
+    )
+    # A snapshot of the template item, taken when the onboarding started.
+    section = models.CharField(_("section"), max_length=100)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
+    required = models.BooleanField(_("required"), default=True)
+    needs_signoff = models.BooleanField(_("needs a lead's sign-off"), default=False)
+    runbook = models.ForeignKey(
+        Runbook, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    count = models.PositiveIntegerField(_("count"), default=1)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    # Progress.
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True)
+    signed_off_at = models.DateTimeField(_("signed off"), null=True, blank=True)
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revision_read = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The runbook revision a "re-read needed" activity was last recorded for,
+    # so each new revision is announced once.
+    reread_noted_revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist items")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_shift_item(self) -> bool:
+        return self.kind in SHIFT_KINDS
+
+    @property
+    def changed_since_read(self) -> bool:
+        """Read once, but the runbook has a newer revision now."""
+        return (
+            self.kind == Kind.READ_RUNBOOK
+            and self.revision_read_id is not None
+            and self.runbook is not None
+            and self.runbook.current_revision_id != self.revision_read_id
+        )
+
+    def tick(self, *, by, note: str = "") -> None:
+        self.done_at = timezone.now()
+        self.done_by = by
+        if note:
+            self.note = note
+        self.save(update_fields=["done_at", "done_by", "note"])
+
+    def untick(self) -> None:
+        # Undoing an item also withdraws its sign-off: what was signed is gone.
+        self.done_at = None
+        self.done_by = None
+        self.signed_off_at = None
+        self.signed_off_by = None
+        self.revision_read = None
+        self.save(
+            update_fields=["done_at", "done_by", "signed_off_at", "signed_off_by", "revision_read"]
+        )
+
+    def mark_read(self, *, revision: Revision, by) -> None:
+        self.revision_read = revision
+        self.reread_noted_revision = None
+        self.done_at = timezone.now()
+        self.done_by = by
+        self.save(update_fields=["revision_read", "reread_noted_revision", "done_at", "done_by"])
+
+    def sign_off(self, *, by) -> None:
+        self.signed_off_at = timezone.now()
+        self.signed_off_by = by
+        self.save(update_fields=["signed_off_at", "signed_off_by"])
+
+    def set_note(self, note: str) -> None:
+        self.note = note
+        self.save(update_fields=["note"])
+
+
+class Activity(models.Model):
+    class Verb(models.TextChoices):
+        START = "start", _("started the onboarding")
+        TICK = "tick", _("ticked")
+        UNTICK = "untick", _("unticked")
+        NOTE = "note", _("wrote a note on")
+        SIGN_OFF = "sign_off", _("signed off")
+        CLEAR = "clear", _("cleared for on-call")
+        REOPEN = "reopen", _("reopened")
+        REREAD_NEEDED = "reread_needed", _("runbook changed since it was read:")
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="activities")
+    item = models.ForeignKey(
+        ItemProgress, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(_("what"), max_length=20, choices=Verb)
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["onboarding", "at"])]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+
+    def __str__(self) -> str:
+        return f"{self.actor or 'oncall'} {self.verb} at {self.at:%Y-%m-%d %H:%M}"
