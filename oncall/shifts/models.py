@@ -1,4 +1,6 @@
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -73,6 +75,30 @@ class ShadowShift(models.Model):
     def has_debrief(self) -> bool:
         return self.debriefed_at is not None
 
+    @property
+    def is_cancelled(self) -> bool:
+        return self.state == self.State.CANCELLED
+
+    def has_started(self, now: datetime | None = None) -> bool:
+        return self.starts_at <= (now or timezone.now())
+
+    def has_ended(self, now: datetime | None = None) -> bool:
+        return self.ends_at <= (now or timezone.now())
+
+    def can_mark_done(self, now: datetime | None = None) -> bool:
+        """Only a shift that is still scheduled and has begun can be confirmed."""
+        return self.state == self.State.SCHEDULED and self.has_started(now)
+
+    def can_debrief(self, now: datetime | None = None) -> bool:
+        return not self.is_cancelled and self.has_started(now)
+
+    def is_debrief_due(self, now: datetime | None = None) -> bool:
+        return not self.is_cancelled and not self.has_debrief and self.has_ended(now)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state == self.State.SCHEDULED
+
     def _bump(self, **changes) -> None:
         for field, value in changes.items():
             setattr(self, field, value)
@@ -86,5 +112,33 @@ class ShadowShift(models.Model):
     def cancel(self) -> None:
         self._bump(state=self.State.CANCELLED)
 
-    def reschedule(self, *, starts_at, ends_at) -> None:
-        self._bump(starts_at=starts_at, ends_at=ends_at)
+    def reschedule(self, *, starts_at: datetime, ends_at: datetime, **changes) -> None:
+        """Move the shift; ``changes`` may also swap the pair, the kind or the zone."""
+        allowed = {"trainee", "primary", "kind", "time_zone"}
+        if set(changes) - allowed:
+            raise TypeError(f"reschedule() cannot change {sorted(set(changes) - allowed)}")
+        self._bump(starts_at=starts_at, ends_at=ends_at, **changes)
+
+    def write_debrief(
+        self,
+        *,
+        pages_seen: str,
+        made_sense: str,
+        open_questions: str,
+        runbook_gaps: str,
+        runbooks: Iterable[Runbook] = (),
+    ) -> None:
+        """Save the debrief; its first submission stamps ``debriefed_at``."""
+        self.debrief_runbooks.set(runbooks)
+        self._bump(
+            debrief_pages_seen=pages_seen,
+            debrief_made_sense=made_sense,
+            debrief_open_questions=open_questions,
+            debrief_runbook_gaps=runbook_gaps,
+            debriefed_at=self.debriefed_at or timezone.now(),
+        )
+
+
+def person_name(user) -> str:
+    """How a person is named on a page or in a calendar: their name, else username."""
+    return user.get_full_name() or user.get_username()

@@ -1,0 +1,214 @@
+"""Calendar grids: shifts laid out on days in the viewer's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import dateformat
+
+from oncall.shifts.models import ShadowShift
+
+WEEK = "week"
+MONTH = "month"
+VIEWS = (WEEK, MONTH)
+MONTH_CHIPS = 4  # shifts listed in a month cell before "+N more"
+
+
+def format_span(starts: datetime, ends: datetime, tz: ZoneInfo) -> str:
+    """``Tue 1 Dec 2026, 10:00–18:00 JST``, or with both dates when it crosses midnight.
+
+    The zone abbreviation is named after each time whose offset differs
+    (a shift across a DST change reads ``01:00 BST – 09:00 GMT``).
+    """
+    start, end = starts.astimezone(tz), ends.astimezone(tz)
+    if start.date() == end.date():
+        if start.tzname() == end.tzname():
+            return f"{dateformat.format(start, 'D j M Y, H:i')}–{dateformat.format(end, 'H:i T')}"
+        return f"{dateformat.format(start, 'D j M Y, H:i T')} – {dateformat.format(end, 'H:i T')}"
+    if start.tzname() == end.tzname():
+        return (
+            f"{dateformat.format(start, 'D j M, H:i')} – {dateformat.format(end, 'D j M Y, H:i T')}"
+        )
+    return (
+        f"{dateformat.format(start, 'D j M, H:i T')} – {dateformat.format(end, 'D j M Y, H:i T')}"
+    )
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant a local day begins, in UTC (zoneinfo resolves a midnight DST gap)."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def parse_day(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+def grid_range(view: str, anchor: date) -> tuple[date, date]:
+    """First day shown and the day after the last, weeks starting on Monday."""
+    if view == MONTH:
+        first_of_month = anchor.replace(day=1)
+        start = first_of_month - timedelta(days=first_of_month.weekday())
+        next_month = (first_of_month + timedelta(days=32)).replace(day=1)
+        last = next_month - timedelta(days=1)
+        end = last + timedelta(days=7 - last.weekday())
+        return start, end
+    start = anchor - timedelta(days=anchor.weekday())
+    return start, start + timedelta(days=7)
+
+
+def step(view: str, anchor: date, direction: int) -> date:
+    """The anchor date of the previous (-1) or next (+1) week or month."""
+    if view == MONTH:
+        first = anchor.replace(day=1)
+        if direction < 0:
+            return (first - timedelta(days=1)).replace(day=1)
+        return (first + timedelta(days=32)).replace(day=1)
+    return anchor + timedelta(days=7 * direction)
+
+
+@dataclass
+class Block:
+    """The part of one shift that falls on one local day."""
+
+    shift: ShadowShift
+    starts: datetime  # local
+    ends: datetime  # local
+    top: float  # percent of the day
+    height: float
+    continues_before: bool
+    continues_after: bool
+    lane: int = 0
+    lanes: int = 1
+
+    @property
+    def left(self) -> float:
+        return round(100 * self.lane / self.lanes, 2)
+
+    @property
+    def width(self) -> float:
+        return round(100 / self.lanes, 2)
+
+
+@dataclass
+class Day:
+    date: date
+    is_today: bool
+    in_month: bool
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def chips(self) -> list[Block]:
+        return self.blocks[:MONTH_CHIPS]
+
+    @property
+    def more(self) -> int:
+        return max(0, len(self.blocks) - MONTH_CHIPS)
+
+
+def shifts_between(team_id: int, first: date, end: date, tz: ZoneInfo):
+    """One query: the team's shifts (not cancelled) overlapping the shown days."""
+    return (
+        ShadowShift.objects.filter(
+            team_id=team_id,
+            starts_at__lt=local_midnight(end, tz),
+            ends_at__gt=local_midnight(first, tz),
+        )
+        .exclude(state=ShadowShift.State.CANCELLED)
+        .select_related("trainee", "primary")
+        .only(
+            "pk",
+            "kind",
+            "state",
+            "starts_at",
+            "ends_at",
+            "debriefed_at",
+            "trainee__username",
+            "trainee__first_name",
+            "trainee__last_name",
+            "primary__username",
+            "primary__first_name",
+            "primary__last_name",
+        )
+        .order_by("starts_at", "pk")
+    )
+
+
+def build_days(
+    *, shifts, view: str, anchor: date, tz: ZoneInfo, today: date
+) -> tuple[list[Day], date, date]:
+    """Lay shifts out on the days of a week or month grid.
+
+    1. The grid spans whole weeks (Monday first) around ``anchor``.
+    2. Each shift is cut at local midnights into one block per day it touches;
+       a block's top and height are fractions of that day's real length (23 or
+       25 hours on a DST day), so positions stay true.
+    3. Blocks that overlap on one day get side-by-side lanes.
+    """
+    first, end = grid_range(view, anchor)
+    days = {}
+    cursor = first
+    while cursor < end:
+        in_month = view != MONTH or cursor.month == anchor.month
+        days[cursor] = Day(date=cursor, is_today=cursor == today, in_month=in_month)
+        cursor += timedelta(days=1)
+    for shift in shifts:
+        local_start = shift.starts_at.astimezone(tz)
+        local_end = shift.ends_at.astimezone(tz)
+        day = max(local_start.date(), first)
+        while day < end and local_midnight(day, tz) < shift.ends_at:
+            day_start, day_end = local_midnight(day, tz), local_midnight(day + timedelta(1), tz)
+            piece_start, piece_end = max(shift.starts_at, day_start), min(shift.ends_at, day_end)
+            if piece_start < piece_end:
+                length = (day_end - day_start).total_seconds()
+                top = (piece_start - day_start).total_seconds() / length
+                height = (piece_end - piece_start).total_seconds() / length
+                days[day].blocks.append(
+                    Block(
+                        shift=shift,
+                        starts=local_start,
+                        ends=local_end,
+                        top=round(100 * top, 3),
+                        height=round(100 * height, 3),
+                        continues_before=shift.starts_at < day_start,
+                        continues_after=shift.ends_at > day_end,
+                    )
+                )
+            day += timedelta(days=1)
+    for day in days.values():
+        _assign_lanes(day.blocks)
+    return list(days.values()), first, end
+
+
+def _assign_lanes(blocks: list[Block]) -> None:
+    """Greedy interval colouring; every block in a cluster of overlaps shares its lane count."""
+    blocks.sort(key=lambda b: (b.top, -b.height))
+    cluster: list[Block] = []
+    lane_ends: list[float] = []
+    cluster_end = -1.0
+    for block in blocks:
+        if block.top >= cluster_end and cluster:
+            for member in cluster:
+                member.lanes = len(lane_ends)
+            cluster, lane_ends = [], []
+        bottom = block.top + block.height
+        for index, lane_end in enumerate(lane_ends):
+            if lane_end <= block.top:
+                block.lane = index
+                lane_ends[index] = bottom
+                break
+        else:
+            block.lane = len(lane_ends)
+            lane_ends.append(bottom)
+        cluster.append(block)
+        cluster_end = max(cluster_end, bottom)
+    for member in cluster:
+        member.lanes = len(lane_ends)
+
+
+def weeks_of(days: list[Day]) -> list[list[Day]]:
+    return [days[i : i + 7] for i in range(0, len(days), 7)]
