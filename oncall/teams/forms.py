@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from oncall.teams.models import Profile, time_zone_choices
+from oncall.teams.models import DEFAULT_LEAD_TIMES, Profile, time_zone_choices
 
 
 class LeadTimesField(forms.CharField):
@@ -65,6 +65,11 @@ class ProfileForm(forms.ModelForm):
             "quiet_start": _("Non-urgent reminders wait until quiet hours end."),
             "quiet_end": _("Shift reminders are sent even in quiet hours."),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.lead_times:
+            self.initial["lead_times"] = DEFAULT_LEAD_TIMES
 
     def clean_webhook_url(self):
         url = self.cleaned_data["webhook_url"]
