@@ -123,3 +123,16 @@ def test_production_settings_switch_on_https_and_csp():
         "'https')",
         "True",
     ]
+
+
+def test_preflight_says_how_to_fix_an_unreachable_database():
+    result = manage("preflight", DATABASE_URL="postgres://postgres@127.0.0.1:1/oncall")
+    assert result.returncode == 1
+    assert "cannot reach the database at 127.0.0.1:1/oncall (DATABASE_URL)" in result.stderr
+    assert "unset it to use SQLite" in result.stderr
+
+
+def test_preflight_passes_on_the_embedded_default(tmp_path):
+    result = manage("preflight", ONCALL_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "database and broker reachable" in result.stdout
