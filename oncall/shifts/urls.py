@@ -1,9 +1,16 @@
 from django.urls import path
 
-from oncall.teams.views import coming_soon
+from oncall.shifts import views
 
 app_name = "shifts"
 urlpatterns = [
-    path("", coming_soon, {"title": "Shifts"}, name="index"),
-    path("<int:pk>/", coming_soon, {"title": "Shift"}, name="detail"),
+    path("", views.index, name="index"),
+    path("new/", views.new, name="new"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
+    path("<int:pk>/debrief/", views.debrief, name="debrief"),
+    path("<int:pk>/done/", views.mark_done, name="done"),
+    path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("feed/<str:token>.ics", views.feed, name="feed"),
+    path("feed/<str:token>/<slug:slug>.ics", views.feed_team, name="feed_team"),
 ]

@@ -1,0 +1,19 @@
+from zoneinfo import ZoneInfo
+
+from django import template
+
+from oncall.shifts.calendar import format_span
+from oncall.shifts.models import ShadowShift, person_name
+
+register = template.Library()
+
+
+@register.simple_tag
+def shift_span(shift: ShadowShift, tz: ZoneInfo) -> str:
+    """The shift's times in ``tz`` with the zone named: ``Tue 1 Dec 2026, 10:00–18:00 JST``."""
+    return format_span(shift.starts_at, shift.ends_at, tz)
+
+
+@register.filter
+def person(user) -> str:
+    return person_name(user)

@@ -1,0 +1,36 @@
+// Shifts: keep "starts in …" countdowns ticking. The server renders the text;
+// this only refreshes it, so the page reads the same without JavaScript.
+(() => {
+  const lang = document.documentElement.lang || "en";
+  const units = [
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+  ].map(([unit, size]) => [new Intl.NumberFormat(lang, { style: "unit", unit, unitDisplay: "long" }), size]);
+
+  function describe(seconds) {
+    if (seconds <= 0) return null;
+    const parts = [];
+    let rest = seconds;
+    for (const [format, size] of units) {
+      const n = Math.floor(rest / size);
+      if (n > 0) {
+        parts.push(format.format(n));
+        rest -= n * size;
+      }
+      if (parts.length === 2) break;
+    }
+    return parts.length ? parts.join(", ") : units[2][0].format(0);
+  }
+
+  function tick() {
+    const now = Date.now();
+    document.querySelectorAll("time[data-countdown]").forEach((el) => {
+      const text = describe(Math.round((Date.parse(el.getAttribute("datetime")) - now) / 1000));
+      if (text) el.textContent = text;
+    });
+  }
+
+  tick();
+  setInterval(tick, 30000);
+})();
