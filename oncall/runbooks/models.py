@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -51,6 +52,16 @@ class Runbook(models.Model):
         due = self.review_due_on()
         return due is not None and due < (today or timezone.localdate())
 
+    def days_since_review(self, today: date | None = None) -> int | None:
+        if self.last_reviewed is None:
+            return None
+        return ((today or timezone.localdate()) - self.last_reviewed).days
+
+    @property
+    def folder(self) -> str:
+        """The section this runbook sits in: its slug without the last part."""
+        return self.slug.rpartition("/")[0]
+
 
 class AlertName(models.Model):
     """One alert a runbook answers; ``key`` is the lower-cased name for lookups."""
@@ -100,3 +111,53 @@ class Section(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SearchDocument(models.Model):
+    """What search reads for one runbook: title, alerts, tags and plain body text.
+
+    Written by the sync next to each new revision. On SQLite an FTS5 table with
+    the trigram tokenizer indexes it (kept in step by triggers, see migration
+    0002); on PostgreSQL a pg_trgm GIN index over the same columns does.
+    """
+
+    runbook = models.OneToOneField(
+        Runbook, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+    )
+    title = models.TextField()
+    alerts = models.TextField(blank=True)  # alert names, one per line
+    tags = models.TextField(blank=True)  # tags, one per line
+    body = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SyncRun(models.Model):
+    """One import of runbook folders, requested from the admin (or later a webhook)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("some files failed")
+
+    folders = models.JSONField(
+        _("folders"), default=list, blank=True, help_text=_("Empty means RUNBOOKS_DIR.")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
+    summary = models.CharField(_("summary"), max_length=200, blank=True)
+    log = models.TextField(_("log"), blank=True)
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("runbook sync")
+        verbose_name_plural = _("runbook syncs")
+
+    def __str__(self) -> str:
+        return f"sync #{self.pk} ({self.state})"

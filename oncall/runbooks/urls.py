@@ -1,10 +1,12 @@
 from django.urls import path
 
-from oncall.teams.views import coming_soon
+from oncall.runbooks import views
 
 app_name = "runbooks"
 urlpatterns = [
-    path("", coming_soon, {"title": "Runbooks"}, name="index"),
-    path("alert/<str:alertname>", coming_soon, {"title": "Runbook"}, name="alert"),
-    path("<path:slug>/", coming_soon, {"title": "Runbook"}, name="detail"),
+    path("", views.index, name="index"),
+    path("alert/<str:alertname>", views.alert, name="alert"),
+    # "-" is never a whole path segment of a slug, so these cannot shadow a runbook.
+    path("<path:slug>/-/diff/", views.diff, name="diff"),
+    path("<path:slug>/", views.detail, name="detail"),
 ]

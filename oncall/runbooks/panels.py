@@ -1,0 +1,40 @@
+"""Extension point: other apps add blocks to the runbook page.
+
+The runbooks app must not import the apps built on it (readiness marks a
+runbook as read), so they register a panel here instead, usually in their
+AppConfig.ready(). A panel is ``panel(request, runbook) -> str`` returning
+HTML that is already rendered and escaped ("" for nothing to show). The page
+shows the panels below its title, in registration order.
+"""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django.utils.safestring import SafeString, mark_safe
+
+from oncall.runbooks.models import Runbook
+
+Panel = Callable[[HttpRequest, Runbook], str]
+
+_panels: list[Panel] = []
+
+
+def register(panel: Panel) -> Panel:
+    """Add a panel (idempotent, so it also works as a decorator)."""
+    if panel not in _panels:
+        _panels.append(panel)
+    return panel
+
+
+def unregister(panel: Panel) -> None:
+    if panel in _panels:
+        _panels.remove(panel)
+
+
+def render_panels(request: HttpRequest, runbook: Runbook) -> list[SafeString]:
+    rendered = []
+    for panel in _panels:
+        html = panel(request, runbook)
+        if html:
+            rendered.append(mark_safe(html))  # noqa: S308 - panels return rendered HTML
+    return rendered

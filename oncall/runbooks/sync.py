@@ -1,0 +1,468 @@
+"""Folder -> database: import runbook files, idempotently.
+
+``sync_folders`` is the one workflow; the management command, the admin
+(through a Celery task) and the demo seed all call it.
+"""
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
+from oncall.runbooks.render import render_markdown
+from oncall.teams.models import Team
+
+MAX_FILE_BYTES = 1024 * 1024
+INDEX_FILE = "_index.md"
+# Characters an alert name may not hold: it is one segment of /runbooks/alert/<name>.
+ALERT_FORBIDDEN = set("/\\?#%") | {" ", "\t", "\n"}
+
+
+class BadFile(Exception):
+    """A file that cannot be imported; the message is the reason shown to the user."""
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    archived: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)  # "path: reason"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"archived {self.archived}, failed {self.failed}"
+        )
+
+
+@dataclass
+class Parsed:
+    """A runbook file read and validated, ready to store."""
+
+    slug: str
+    title: str
+    team_slug: str
+    service: str
+    alerts: list[str]
+    tags: list[str]
+    owner: str
+    review_every: int | None
+    last_reviewed: date | None
+    markdown: str
+    html: str
+    toc: list[dict]
+    text: str
+
+
+# -- reading files ---------------------------------------------------------------------------
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    """Split Hugo-style ``---`` YAML front matter from the body.
+
+    Returns ({}, text) when the file has none. Raises BadFile for YAML that
+    does not parse or is not a mapping.
+    """
+    if not text.startswith("---"):
+        return {}, text
+    first_line, _newline, rest = text.partition("\n")
+    if first_line.rstrip() != "---":
+        return {}, text
+    if rest.startswith("---"):
+        yaml_text, body = "", rest.partition("\n")[2]
+    else:
+        end = rest.find("\n---")
+        while end != -1 and rest[end + 4 : end + 5] not in ("", "\n", "\r", " ", "\t"):
+            end = rest.find("\n---", end + 4)
+        if end == -1:
+            raise BadFile(_("front matter has no closing ---"))
+        yaml_text = rest[:end]
+        body = rest[end + 4 :].partition("\n")[2]
+    try:
+        data = yaml.safe_load(yaml_text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark is not None else ""
+        raise BadFile(_("front matter is not valid YAML") + where) from None
+    if data is None:
+        return {}, body
+    if not isinstance(data, dict):
+        raise BadFile(_("front matter is not a mapping of fields"))
+    return data, body
+
+
+def _text_field(data: dict, name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadFile(_("%(field)s must be text") % {"field": name})
+    return str(value).strip()
+
+
+def _list_field(data: dict, name: str) -> list[str]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(
+        isinstance(item, str | int) and not isinstance(item, bool) for item in value
+    ):
+        raise BadFile(_("%(field)s must be a list of text") % {"field": name})
+    items = []
+    for item in value:
+        item = str(item).strip()
+        if item and item not in items:
+            items.append(item)
+    return items
+
+
+def _alert_names(data: dict, file_stem: str) -> list[str]:
+    alerts = _list_field(data, "alerts")
+    for alert in alerts:
+        if ALERT_FORBIDDEN & set(alert):
+            raise BadFile(_("alerts: %(alert)r is not an alert name") % {"alert": alert})
+    if not alerts and "alerts" not in data and not (ALERT_FORBIDDEN & set(file_stem)):
+        alerts = [file_stem]
+    unique, keys = [], set()
+    for alert in alerts:
+        if alert.lower() not in keys:
+            keys.add(alert.lower())
+            unique.append(alert)
+    return unique
+
+
+def _review_every(data: dict) -> int | None:
+    value = data.get("review_every")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadFile(_("review_every must be a whole number of days"))
+    return value
+
+
+def _last_reviewed(data: dict) -> date | None:
+    value = data.get("last_reviewed")
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise BadFile(_("last_reviewed must be a date like 2026-10-01"))
+
+
+def slug_for(relative: Path) -> str:
+    """``payments-api/Error-Rate.md`` -> ``payments-api/error-rate``."""
+    return relative.with_suffix("").as_posix().lower()
+
+
+def read_runbook(path: Path, relative: Path, raw: bytes) -> Parsed:
+    """Parse and render one runbook file; raises BadFile with the reason."""
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise BadFile(_("not UTF-8")) from None
+    text = text.replace("\r\n", "\n")
+    data, body = split_front_matter(text)
+    title = _text_field(data, "title")
+    team_slug = _text_field(data, "team")
+    service = _text_field(data, "service") or (relative.parent.name if relative.parent.name else "")
+    alerts = _alert_names(data, relative.stem)
+    tags = _list_field(data, "tags")
+    owner = _text_field(data, "owner")
+    review_every = _review_every(data)
+    last_reviewed = _last_reviewed(data)
+    rendered = render_markdown(body, page_dir=relative.parent.as_posix())
+    if rendered.outside_links:
+        raise BadFile(
+            _("links out of the runbook folder: %(links)s")
+            % {"links": ", ".join(rendered.outside_links)}
+        )
+    return Parsed(
+        slug=slug_for(relative),
+        title=(title or rendered.first_heading or relative.stem)[:300],
+        team_slug=team_slug,
+        service=service[:100],
+        alerts=alerts,
+        tags=tags,
+        owner=owner[:150],
+        review_every=review_every,
+        last_reviewed=last_reviewed,
+        markdown=text,
+        html=rendered.html,
+        toc=rendered.toc,
+        text=rendered.text,
+    )
+
+
+def markdown_files(root: Path) -> list[Path]:
+    """Every ``*.md`` below root, sorted, skipping hidden folders such as .git."""
+    found = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(folder) / name for name in sorted(filenames) if name.endswith(".md"))
+    return found
+
+
+# -- storing ---------------------------------------------------------------------------------
+
+
+def _store(
+    parsed: Parsed,
+    *,
+    existing: Runbook | None,
+    root: str,
+    relative: str,
+    content_hash: str,
+    team: Team | None,
+) -> Runbook:
+    now = timezone.now()
+    runbook = existing or Runbook(slug=parsed.slug, created_at=now)
+    runbook.title = parsed.title
+    runbook.team = team
+    runbook.service = parsed.service
+    runbook.alerts = parsed.alerts
+    runbook.tags = parsed.tags
+    runbook.owner = parsed.owner
+    runbook.review_every = parsed.review_every
+    runbook.last_reviewed = parsed.last_reviewed
+    runbook.source_root = root
+    runbook.source_path = relative
+    runbook.archived = False
+    runbook.updated_at = now
+    runbook.save()
+    number = (Revision.objects.filter(runbook=runbook).aggregate(n=Max("number"))["n"] or 0) + 1
+    revision = Revision.objects.create(
+        runbook=runbook,
+        number=number,
+        content_hash=content_hash,
+        markdown=parsed.markdown,
+        html=parsed.html,
+        toc=parsed.toc,
+        created_at=now,
+    )
+    runbook.current_revision = revision
+    runbook.save(update_fields=["current_revision"])
+    AlertName.objects.filter(runbook=runbook).delete()
+    AlertName.objects.bulk_create(
+        [AlertName(runbook=runbook, name=name, key=name.lower()) for name in parsed.alerts]
+    )
+    SearchDocument.objects.update_or_create(
+        runbook=runbook,
+        defaults={
+            "title": parsed.title,
+            "alerts": "\n".join(parsed.alerts),
+            "tags": "\n".join(parsed.tags),
+            "body": parsed.text,
+        },
+    )
+    return runbook
+
+
+def _store_section(root: str, relative: Path, raw: bytes, content_hash: str) -> None:
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        raise BadFile(_("not UTF-8")) from None
+    data, body = split_front_matter(text)
+    folder = relative.parent.as_posix()
+    folder = "" if folder == "." else folder.lower()
+    rendered = render_markdown(body, page_dir=relative.parent.as_posix())
+    if rendered.outside_links:
+        raise BadFile(
+            _("links out of the runbook folder: %(links)s")
+            % {"links": ", ".join(rendered.outside_links)}
+        )
+    title = _text_field(data, "title") or rendered.first_heading or relative.parent.name
+    Section.objects.update_or_create(
+        path=folder,
+        defaults={
+            "title": title or _("Runbooks"),
+            "html": rendered.html,
+            "content_hash": content_hash,
+            "source_root": root,
+        },
+    )
+
+
+def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
+    """A slug belongs to another folder while that folder's file still exists."""
+    if runbook.source_root == root or runbook.archived:
+        return False
+    if not runbook.source_root:
+        return True  # made by hand (admin), never by a sync: do not overwrite it
+    return (Path(runbook.source_root) / runbook.source_path).is_file()
+
+
+def sync_folders(
+    folders: Iterable[str | Path] | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncReport:
+    """Import every runbook file below the given folders (default RUNBOOKS_DIR).
+
+    1. List the ``*.md`` files of every folder; load, in one query, the
+       runbooks those slugs already have, with their current content hash.
+    2. For each file: over 1 MiB fails; a slug seen earlier in this run, or
+       owned by another folder whose file still exists, fails; a content hash
+       equal to the current revision's is unchanged (no parsing, no writes).
+    3. Otherwise parse, validate and render it; a BadFile is recorded as
+       ``path: reason`` and the runbook keeps its previous revision. A good
+       file is stored in its own transaction with a new revision, alert names
+       and search document. ``_index.md`` files update their folder's Section.
+    4. Runbooks that came from these folders and whose file is gone (and did
+       not merely fail) are archived; their sections are deleted.
+    5. Alerts answered by more than one live runbook become warnings.
+    """
+    roots = [Path(f).resolve() for f in (folders or [settings.RUNBOOKS_DIR])]
+    report = SyncReport()
+    files: list[tuple[Path, Path, Path]] = []  # (root, path, relative)
+    for root in roots:
+        if not root.is_dir():
+            report.failed += 1
+            report.errors.append(f"{root}: " + _("not a folder"))
+            continue
+        files.extend((root, path, path.relative_to(root)) for path in markdown_files(root))
+
+    slugs = {slug_for(rel) for _root, _path, rel in files if rel.name != INDEX_FILE}
+    candidates = Runbook.objects.select_related("current_revision").defer(
+        "current_revision__markdown", "current_revision__html", "current_revision__toc"
+    )
+    if len(slugs) <= 20000:  # stay well below SQLite's limit on query parameters
+        candidates = candidates.filter(slug__in=slugs)
+    known = {runbook.slug: runbook for runbook in candidates}
+    sections = dict(Section.objects.values_list("path", "content_hash"))
+    teams = {team.slug: team for team in Team.objects.all()}
+    seen_slugs: dict[str, str] = {}  # slug -> the file that claimed it in this run
+    seen_sections: set[str] = set()
+
+    for done, (root, path, relative) in enumerate(files, start=1):
+        if progress:
+            progress(done, len(files))
+        root_str, rel_str = str(root), relative.as_posix()
+        shown = str(path)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
+            raw = path.read_bytes()
+            content_hash = hashlib.sha256(raw).hexdigest()
+            if relative.name == INDEX_FILE:
+                folder = relative.parent.as_posix().lower()
+                seen_sections.add("" if folder == "." else folder)
+                if sections.get("" if folder == "." else folder) != content_hash:
+                    _store_section(root_str, relative, raw, content_hash)
+                continue
+            slug = slug_for(relative)
+            if slug in seen_slugs:
+                raise BadFile(
+                    _("slug %(slug)s is already taken by %(other)s")
+                    % {"slug": slug, "other": seen_slugs[slug]}
+                )
+            seen_slugs[slug] = shown
+            existing = known.get(slug)
+            if existing is not None and _taken_by_other_file(existing, root_str):
+                raise BadFile(
+                    _("slug %(slug)s is already taken by %(other)s")
+                    % {
+                        "slug": slug,
+                        "other": Path(existing.source_root) / existing.source_path
+                        if existing.source_root
+                        else _("a runbook made by hand"),
+                    }
+                )
+            current = existing.current_revision if existing else None
+            if (
+                existing is not None
+                and not existing.archived
+                and existing.source_root == root_str
+                and current is not None
+                and current.content_hash == content_hash
+            ):
+                if existing.source_path != rel_str:  # renamed, case only
+                    Runbook.objects.filter(pk=existing.pk).update(source_path=rel_str)
+                report.unchanged += 1
+                continue
+            parsed = read_runbook(path, relative, raw)
+            team = None
+            if parsed.team_slug:
+                team = teams.get(parsed.team_slug)
+                if team is None:
+                    report.warnings.append(
+                        f"{shown}: "
+                        + _("unknown team %(team)r; the runbook is imported without a team")
+                        % {"team": parsed.team_slug}
+                    )
+            with transaction.atomic():
+                _store(
+                    parsed,
+                    existing=existing,
+                    root=root_str,
+                    relative=rel_str,
+                    content_hash=content_hash,
+                    team=team,
+                )
+            if existing is None:
+                report.created += 1
+            else:
+                report.updated += 1
+        except BadFile as e:
+            report.failed += 1
+            report.errors.append(f"{shown}: {e}")
+        except OSError as e:
+            report.failed += 1
+            report.errors.append(f"{shown}: {e.strerror or e}")
+
+    root_strs = [str(root) for root in roots if root.is_dir()]
+    gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(
+        slug__in=list(seen_slugs)
+    )
+    report.archived = gone.update(archived=True, updated_at=timezone.now())
+    Section.objects.filter(source_root__in=root_strs).exclude(path__in=seen_sections).delete()
+
+    shared = (
+        AlertName.objects.filter(runbook__archived=False)
+        .values("key")
+        .annotate(n=Count("runbook", distinct=True))
+        .filter(n__gt=1)
+        .values_list("key", flat=True)
+    )
+    if shared:
+        by_key: dict[str, list[str]] = {}
+        for key, name, slug in (
+            AlertName.objects.filter(key__in=list(shared), runbook__archived=False)
+            .order_by("key", "runbook__slug")
+            .values_list("key", "name", "runbook__slug")
+        ):
+            by_key.setdefault(key, [name]).append(slug)
+        for names in by_key.values():
+            report.warnings.append(
+                _("alert %(alert)s is answered by several runbooks: %(runbooks)s")
+                % {"alert": names[0], "runbooks": ", ".join(names[1:])}
+            )
+    return report

@@ -1,0 +1,236 @@
+import difflib
+from collections import Counter
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from oncall.runbooks.models import AlertName, Revision, Runbook, Section
+from oncall.runbooks.panels import render_panels
+from oncall.runbooks.search import search, words_of
+from oncall.teams.models import Team
+
+PAGE_SIZE = 100
+TAG_CHOICES = 40
+
+
+def _get_runbook_for_user(request: HttpRequest, slug: str) -> Runbook:
+    """Every signed-in user may read every runbook, archived ones included:
+    mid-incident nobody should hit a wall. Unknown slugs are 404."""
+    return get_object_or_404(Runbook.objects.select_related("team", "current_revision"), slug=slug)
+
+
+def _with_tag(runbooks: QuerySet, tag: str) -> QuerySet:
+    # Tags are stored one per line in the search document (portable across engines).
+    lines = "search_document__tags"
+    return runbooks.filter(
+        Q(**{f"{lines}__iexact": tag})
+        | Q(**{f"{lines}__istartswith": f"{tag}\n"})
+        | Q(**{f"{lines}__iendswith": f"\n{tag}"})
+        | Q(**{f"{lines}__icontains": f"\n{tag}\n"})
+    )
+
+
+def _filter_choices() -> tuple[list[Team], list[str]]:
+    teams = list(Team.objects.filter(runbooks__archived=False).distinct().order_by("name"))
+    counts = Counter(
+        tag.lower()
+        for tags in Runbook.objects.filter(archived=False).values_list("tags", flat=True)
+        for tag in tags
+    )
+    return teams, sorted(tag for tag, _n in counts.most_common(TAG_CHOICES))
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    team = request.GET.get("team", "").strip()
+    tag = request.GET.get("tag", "").strip()
+    context = {"query": query, "team": team, "tag": tag, "words": words_of(query)}
+    if query:
+        context["hits"] = search(query, team=team, tag=tag)
+    else:
+        runbooks = Runbook.objects.filter(archived=False).select_related("team")
+        if team:
+            runbooks = runbooks.filter(team__slug=team)
+        if tag:
+            runbooks = _with_tag(runbooks, tag)
+        page = Paginator(runbooks.order_by("slug"), PAGE_SIZE).get_page(request.GET.get("page"))
+        context["page"] = page
+        context["top_section"] = Section.objects.filter(path="").first()
+        sections = dict(Section.objects.values_list("path", "title"))
+        context["groups"] = _group_by_folder(page.object_list, sections)
+    if request.htmx and request.htmx.target == "runbook-results":
+        return render(request, "runbooks/index.html#results", context)
+    context["teams"], context["tags"] = _filter_choices()
+    return render(request, "runbooks/index.html", context)
+
+
+def _group_by_folder(runbooks, sections: dict[str, str]) -> list[tuple[str, str, list[Runbook]]]:
+    """[(folder, folder title, runbooks)] in slug order."""
+    groups: list[tuple[str, str, list[Runbook]]] = []
+    for runbook in runbooks:
+        folder = runbook.folder
+        if not groups or groups[-1][0] != folder:
+            groups.append((folder, sections.get(folder, folder), []))
+        groups[-1][2].append(runbook)
+    return groups
+
+
+def _section_page(request: HttpRequest, path: str) -> HttpResponse:
+    section = Section.objects.filter(path=path).first()
+    runbooks = list(
+        Runbook.objects.filter(slug__startswith=f"{path}/", archived=False)
+        .select_related("team")
+        .order_by("slug")
+    )
+    if section is None and not runbooks:
+        raise Http404(_("No runbook or folder is called %(slug)s.") % {"slug": path})
+    sections = dict(Section.objects.filter(path__startswith=path).values_list("path", "title"))
+    return render(
+        request,
+        "runbooks/section.html",
+        {
+            "section": section,
+            "path": path,
+            "title": section.title if section else path,
+            "groups": _group_by_folder(runbooks, sections),
+        },
+    )
+
+
+def _breadcrumbs(slug: str) -> list[tuple[str, str]]:
+    parts = slug.split("/")[:-1]
+    return [("/".join(parts[: i + 1]), part) for i, part in enumerate(parts)]
+
+
+@login_required
+def detail(request: HttpRequest, slug: str) -> HttpResponse:
+    runbook = Runbook.objects.select_related("team", "current_revision").filter(slug=slug).first()
+    if runbook is None:
+        return _section_page(request, slug.strip("/").lower())
+    revision = runbook.current_revision
+    revisions = list(
+        runbook.revisions.only("id", "runbook_id", "number", "created_at", "author", "commit")
+        .order_by("-number")
+    )  # fmt: skip
+    return render(
+        request,
+        "runbooks/detail.html",
+        {
+            "runbook": runbook,
+            "revision": revision,
+            "revisions": revisions,
+            # The page shows the title itself; the contents start below it.
+            "toc": [entry for entry in revision.toc if entry["level"] > 1] or revision.toc
+            if revision
+            else [],
+            "panels": render_panels(request, runbook),
+            "breadcrumbs": _breadcrumbs(runbook.slug),
+            "days_since_review": runbook.days_since_review(),
+            "overdue": runbook.is_review_overdue(),
+        },
+    )
+
+
+def _diff_rows(old: str, new: str) -> list[tuple[str, str]]:
+    """[(kind, line)] of a unified diff; kind is hunk, add, del or same."""
+    rows = []
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=3)
+    for line in list(lines)[2:]:  # skip the ---/+++ file headers
+        if line.startswith("@@"):
+            rows.append(("hunk", line))
+        elif line.startswith("+"):
+            rows.append(("add", line[1:]))
+        elif line.startswith("-"):
+            rows.append(("del", line[1:]))
+        else:
+            rows.append(("same", line[1:]))
+    return rows
+
+
+def _revision_number(value: str | None, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404(_("Revision numbers are whole numbers.")) from None
+
+
+@login_required
+def diff(request: HttpRequest, slug: str) -> HttpResponse:
+    runbook = _get_runbook_for_user(request, slug)
+    current = runbook.current_revision.number if runbook.current_revision else 1
+    to_number = _revision_number(request.GET.get("to"), current)
+    from_number = _revision_number(request.GET.get("from"), max(to_number - 1, 1))
+    revisions = {
+        revision.number: revision
+        for revision in Revision.objects.filter(
+            runbook=runbook, number__in=[from_number, to_number]
+        )
+    }
+    if from_number not in revisions or to_number not in revisions:
+        raise Http404(_("This runbook has no such revision."))
+    old, new = revisions[from_number], revisions[to_number]
+    numbers = list(runbook.revisions.order_by("-number").values_list("number", flat=True))
+    return render(
+        request,
+        "runbooks/diff.html",
+        {
+            "runbook": runbook,
+            "old": old,
+            "new": new,
+            "rows": _diff_rows(old.markdown, new.markdown),
+            "numbers": numbers,
+        },
+    )
+
+
+@login_required
+def alert(request: HttpRequest, alertname: str) -> HttpResponse:
+    """One step from an alert to its runbook.
+
+    1. Runbooks (not archived) answering the alert, case-insensitively.
+    2. ``?team=`` and ``?service=`` narrow them, unless that leaves none (a
+       template may always add the labels; a runbook without a team still wins).
+    3. One left: 302 to it. Several: a list, status 300. None: close matches
+       and how to claim the alert, status 404.
+    """
+    candidates = list(
+        Runbook.objects.filter(alert_names__key=alertname.lower(), archived=False)
+        .select_related("team")
+        .order_by("slug")
+        .distinct()
+    )
+    team = request.GET.get("team", "").strip()
+    service = request.GET.get("service", "").strip()
+    narrowed = candidates
+    if team:
+        narrowed = [rb for rb in narrowed if rb.team and rb.team.slug == team] or narrowed
+    if service:
+        narrowed = [rb for rb in narrowed if rb.service.lower() == service.lower()] or narrowed
+    if len(narrowed) == 1:
+        return redirect(narrowed[0])
+    if narrowed:
+        return render(
+            request,
+            "runbooks/alert_choices.html",
+            {"alertname": alertname, "runbooks": narrowed},
+            status=300,
+        )
+    keys = AlertName.objects.filter(runbook__archived=False).values_list("name", flat=True)
+    by_key = {name.lower(): name for name in keys}
+    close = [
+        by_key[key]
+        for key in difflib.get_close_matches(alertname.lower(), list(by_key), n=5, cutoff=0.6)
+    ]
+    return render(
+        request,
+        "runbooks/alert_missing.html",
+        {"alertname": alertname, "close": close, "hits": search(alertname, limit=10)},
+        status=404,
+    )
