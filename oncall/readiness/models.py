@@ -260,6 +260,16 @@ class ItemProgress(models.Model):
             and self.runbook.current_revision_id != self.revision_read_id
         )
 
+    def diff_url(self) -> str:
+        """Where to see what changed between the revision read and the current one."""
+        if not self.changed_since_read or self.revision_read is None:
+            return ""
+        current = self.runbook.current_revision
+        return (
+            reverse("runbooks:diff", args=[self.runbook.slug])
+            + f"?from={self.revision_read.number}&to={current.number}"
+        )
+
     def tick(self, *, by, note: str = "") -> None:
         self.done_at = timezone.now()
         self.done_by = by

@@ -1,0 +1,66 @@
+from django.contrib import admin
+
+from oncall.readiness.models import (
+    Activity,
+    ChecklistTemplate,
+    ItemProgress,
+    Onboarding,
+    TemplateItem,
+)
+
+
+class TemplateItemInline(admin.TabularInline):
+    model = TemplateItem
+    extra = 1
+    fields = ["order", "section", "title", "kind", "required", "needs_signoff", "runbook", "count"]
+    raw_id_fields = ["runbook"]
+
+
+@admin.register(ChecklistTemplate)
+class ChecklistTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "updated_at"]
+    list_filter = ["team"]
+    search_fields = ["name"]
+    inlines = [TemplateItemInline]
+    raw_id_fields = ["created_by"]
+
+
+class ItemProgressInline(admin.TabularInline):
+    model = ItemProgress
+    extra = 0
+    fields = ["order", "section", "title", "kind", "required", "done_at", "signed_off_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Onboarding)
+class OnboardingAdmin(admin.ModelAdmin):
+    list_display = ["engineer", "team", "state", "started_at", "target_date", "last_activity_at"]
+    list_filter = ["team", "state"]
+    search_fields = ["engineer__username", "engineer__first_name", "engineer__last_name"]
+    raw_id_fields = ["engineer", "mentor", "lead", "cleared_by", "template"]
+    inlines = [ItemProgressInline]
+
+
+@admin.register(ItemProgress)
+class ItemProgressAdmin(admin.ModelAdmin):
+    list_display = ["title", "onboarding", "kind", "done_at", "signed_off_at"]
+    list_filter = ["kind"]
+    raw_id_fields = [
+        "onboarding",
+        "template_item",
+        "runbook",
+        "done_by",
+        "signed_off_by",
+        "revision_read",
+        "reread_noted_revision",
+    ]
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ["at", "onboarding", "verb", "actor", "item"]
+    list_filter = ["verb"]
+    raw_id_fields = ["onboarding", "item", "actor"]
+    date_hierarchy = "at"

@@ -1,0 +1,192 @@
+"""The leads' dashboard: one row per onboarding, computed in a fixed number of queries."""
+
+import csv
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import Case, Prefetch, Value, When
+from django.utils import timezone
+
+from oncall.readiness import gate
+from oncall.readiness.models import ItemProgress, Onboarding
+from oncall.shifts.models import ShadowShift
+from oncall.teams.models import Team
+
+STALLED_AFTER_DAYS = 7
+
+# The item fields the gate reads; loading only these keeps 8,000 rows cheap.
+GATE_ITEM_FIELDS = [
+    "id",
+    "onboarding_id",
+    "kind",
+    "title",
+    "required",
+    "needs_signoff",
+    "count",
+    "order",
+    "done_at",
+    "signed_off_at",
+    "revision_read_id",
+    "runbook_id",
+    "runbook__current_revision_id",
+]
+
+SORTS = {
+    "name": lambda row: (row.name.lower(),),
+    "progress": lambda row: (row.result.percent, row.name.lower()),
+    "left": lambda row: (row.result.left, row.name.lower()),
+    "activity": lambda row: (row.idle_days, row.name.lower()),
+    "target": lambda row: (row.onboarding.target_date or date.max, row.name.lower()),
+    "state": lambda row: (STATE_ORDER[row.onboarding.state], row.result.percent, row.name.lower()),
+}
+STATE_ORDER = {
+    Onboarding.State.READY: 0,
+    Onboarding.State.IN_PROGRESS: 1,
+    Onboarding.State.CLEARED: 2,
+}
+
+
+@dataclass
+class Row:
+    onboarding: Onboarding
+    result: gate.GateResult
+    idle_days: int
+    today: date
+
+    @property
+    def name(self) -> str:
+        engineer = self.onboarding.engineer
+        return engineer.get_full_name() or engineer.get_username()
+
+    @property
+    def stalled(self) -> bool:
+        return (
+            self.onboarding.state == Onboarding.State.IN_PROGRESS
+            and self.idle_days >= STALLED_AFTER_DAYS
+        )
+
+    @property
+    def overdue(self) -> bool:
+        target = self.onboarding.target_date
+        return (
+            target is not None
+            and target < self.today
+            and self.onboarding.state != Onboarding.State.CLEARED
+        )
+
+
+def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -> list[Row]:
+    """Every onboarding of the team with its gate result, sorted.
+
+    1. Load the onboardings with their engineers (one query) and their items
+       with each runbook's current revision id (one query).
+    2. Count done shadow shifts per trainee and kind for the team (one query).
+    3. Evaluate the gate per onboarding in memory.
+    4. Where the stored state lags behind the gate (a runbook changed, a
+       shift was marked done), fix it in one UPDATE.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now, team.tz)
+    items = ItemProgress.objects.select_related("runbook").only(*GATE_ITEM_FIELDS)
+    onboardings = list(
+        Onboarding.objects.filter(team=team)
+        .select_related("engineer")
+        .only(
+            "id",
+            "team_id",
+            "engineer_id",
+            "started_at",
+            "target_date",
+            "state",
+            "ready_at",
+            "cleared_at",
+            "last_activity_at",
+            "engineer__username",
+            "engineer__first_name",
+            "engineer__last_name",
+        )
+        .prefetch_related(Prefetch("items", queryset=items))
+    )
+    shift_counts = gate.team_shift_counts(team.pk)
+    rows = []
+    lagging: dict[int, bool] = {}
+    for onboarding in onboardings:
+        counts = {
+            kind: shift_counts.get((onboarding.engineer_id, kind), 0)
+            for kind in ShadowShift.Kind.values
+        }
+        result = gate.evaluate(onboarding, items=onboarding.items.all(), shift_counts=counts)
+        if onboarding.state != Onboarding.State.CLEARED:
+            wanted = Onboarding.State.READY if result.passed else Onboarding.State.IN_PROGRESS
+            if onboarding.state != wanted:
+                lagging[onboarding.pk] = result.passed
+                onboarding.state = wanted
+                onboarding.ready_at = now if result.passed else None
+        idle = max((now - onboarding.last_activity_at).days, 0)
+        rows.append(Row(onboarding=onboarding, result=result, idle_days=idle, today=today))
+    if lagging:
+        ready_ids = [pk for pk, passed in lagging.items() if passed]
+        Onboarding.objects.filter(pk__in=lagging).update(
+            state=Case(
+                When(pk__in=ready_ids, then=Value(Onboarding.State.READY)),
+                default=Value(Onboarding.State.IN_PROGRESS),
+            ),
+            ready_at=Case(When(pk__in=ready_ids, then=Value(now)), default=None),
+        )
+    key = sort.removeprefix("-")
+    rows.sort(key=SORTS.get(key, SORTS["state"]), reverse=sort.startswith("-"))
+    return rows
+
+
+CSV_HEADER = [
+    "engineer",
+    "state",
+    "progress_percent",
+    "required_done",
+    "required_total",
+    "shadow_done",
+    "shadow_required",
+    "reverse_shadow_done",
+    "reverse_shadow_required",
+    "days_since_activity",
+    "stalled",
+    "target_date",
+    "overdue",
+    "started",
+    "cleared_at",
+    "missing",
+]
+
+
+def write_csv(rows: list[Row], out) -> None:
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for row in rows:
+        o, r = row.onboarding, row.result
+        writer.writerow(
+            [
+                o.engineer.get_username(),
+                o.state,
+                r.percent,
+                r.done,
+                r.total,
+                r.shadow_done,
+                r.shadow_required,
+                r.reverse_done,
+                r.reverse_required,
+                row.idle_days,
+                "yes" if row.stalled else "no",
+                o.target_date.isoformat() if o.target_date else "",
+                "yes" if row.overdue else "no",
+                o.started_at.date().isoformat(),
+                o.cleared_at.isoformat() if o.cleared_at else "",
+                # A spreadsheet must not run what a name or title starts with.
+                _csv_safe("; ".join(r.missing)),
+            ]
+        )
+
+
+def _csv_safe(value: str) -> str:
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

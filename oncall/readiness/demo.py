@@ -1,0 +1,273 @@
+"""Demo readiness: a payments checklist and four engineers at different stages.
+
+- trainee (Taro): about 40 % done, production credentials waiting for the lead's sign-off;
+- mika: every item done and signed off, ready to be cleared;
+- sam: stalled for twelve days and past the target date;
+- noa: cleared for on-call three weeks ago.
+
+Runs after the runbooks demo (the sample runbooks are synced) and the shifts
+demo (the trainee's done shifts). Idempotent: an engineer who already has an
+onboarding in payments is left alone.
+"""
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from oncall.readiness import default_template
+from oncall.readiness.models import (
+    Activity,
+    ChecklistTemplate,
+    ItemProgress,
+    Kind,
+    Onboarding,
+    TemplateItem,
+)
+from oncall.readiness.progress import copy_template, refresh_onboarding, start_onboarding
+from oncall.runbooks.models import Runbook
+from oncall.shifts.models import ShadowShift
+from oncall.teams.demo import DEMO_PASSWORD
+from oncall.teams.models import Membership, Team
+
+TEMPLATE_NAME = "Payments on-call readiness"
+# The sample runbooks a payments trainee reads, by slug (the first one found per prefix).
+CRITICAL_RUNBOOKS = [
+    "payments-api/error-rate-high",
+    "payments-api/latency-high",
+    "payments-db/primary-failover",
+]
+EXTRA_TRAINEES = [
+    # username, first name, last name
+    ("mika", "Mika", "Sato"),
+    ("sam", "Sam", "Okafor"),
+    ("noa", "Noa", "Levi"),
+]
+
+
+def seed(out) -> None:
+    User = get_user_model()
+    team = Team.objects.filter(slug="payments").first()
+    lead = User.objects.filter(username="lead").first()
+    primary = User.objects.filter(username="primary").first()
+    trainee = User.objects.filter(username="trainee").first()
+    if not (team and lead and primary and trainee):
+        return
+    template = _payments_template(team, lead, out)
+    people = {"trainee": trainee}
+    for username, first, last in EXTRA_TRAINEES:
+        people[username] = _demo_user(User, team, username, first, last, out)
+
+    now = timezone.now()
+    if not Onboarding.objects.filter(engineer=trainee, team=team).exists():
+        onboarding = _start(template, team, trainee, primary, lead, now - timedelta(days=12))
+        onboarding.target_date = (now + timedelta(days=21)).date()
+        onboarding.save(update_fields=["target_date"])
+        _progress(
+            onboarding,
+            lead=lead,
+            now=now,
+            done=[
+                ("Laptop and VPN", 11),
+                ("Pager app installed and a test page received", 10),
+                ("Dashboard and log access", 9),
+                ("Production credentials", 2),
+                ("Incident roles and communication", 5),
+            ],
+            runbooks_read=1,
+            notes={"Production credentials": "Logged in through break-glass with Priya watching."},
+        )
+        out("onboarding for trainee (about 40 %, one item waiting for sign-off)")
+
+    mika = people["mika"]
+    if not Onboarding.objects.filter(engineer=mika, team=team).exists():
+        _done_shifts(team, mika, primary, lead, now, shadow=3, reverse=2, first_day=30)
+        onboarding = _start(template, team, mika, primary, lead, now - timedelta(days=40))
+        onboarding.target_date = (now + timedelta(days=4)).date()
+        onboarding.save(update_fields=["target_date"])
+        titles = [i.title for i in onboarding.items.exclude(kind__in=[Kind.READ_RUNBOOK])]
+        _progress(
+            onboarding,
+            lead=lead,
+            now=now,
+            done=[(t, 38 - 3 * n) for n, t in enumerate(titles)],
+            runbooks_read=len(CRITICAL_RUNBOOKS),
+            sign_all=True,
+        )
+        out("onboarding for mika (ready to be cleared)")
+
+    sam = people["sam"]
+    if not Onboarding.objects.filter(engineer=sam, team=team).exists():
+        _done_shifts(team, sam, primary, lead, now, shadow=1, reverse=0, first_day=20)
+        onboarding = _start(template, team, sam, primary, lead, now - timedelta(days=30))
+        onboarding.target_date = (now - timedelta(days=5)).date()
+        onboarding.save(update_fields=["target_date"])
+        _progress(
+            onboarding,
+            lead=lead,
+            now=now,
+            done=[("Laptop and VPN", 28), ("Dashboard and log access", 12)],
+            runbooks_read=0,
+        )
+        out("onboarding for sam (stalled, past the target date)")
+
+    noa = people["noa"]
+    if not Onboarding.objects.filter(engineer=noa, team=team).exists():
+        _done_shifts(team, noa, primary, lead, now, shadow=3, reverse=2, first_day=60)
+        onboarding = _start(template, team, noa, primary, lead, now - timedelta(days=75))
+        titles = [i.title for i in onboarding.items.exclude(kind__in=[Kind.READ_RUNBOOK])]
+        _progress(
+            onboarding,
+            lead=lead,
+            now=now,
+            done=[(t, 70 - 4 * n) for n, t in enumerate(titles)],
+            runbooks_read=len(CRITICAL_RUNBOOKS),
+            sign_all=True,
+        )
+        cleared_at = now - timedelta(days=21)
+        Onboarding.objects.filter(pk=onboarding.pk).update(
+            state=Onboarding.State.CLEARED,
+            cleared_by=lead,
+            cleared_at=cleared_at,
+            ready_at=cleared_at - timedelta(days=3),
+            last_activity_at=cleared_at,
+        )
+        onboarding.log(Activity.Verb.CLEAR, actor=lead, at=cleared_at)
+        Onboarding.objects.filter(pk=onboarding.pk).update(last_activity_at=cleared_at)
+        out("onboarding for noa (cleared for on-call)")
+
+
+def _payments_template(team: Team, lead, out) -> ChecklistTemplate:
+    """The default template, copied for payments, with its critical runbooks linked."""
+    existing = ChecklistTemplate.objects.filter(team=team, name=TEMPLATE_NAME).first()
+    if existing is not None:
+        return existing
+    default = ChecklistTemplate.objects.filter(team=None, name=default_template.NAME).first()
+    if default is None:
+        default = ChecklistTemplate.objects.create(name=default_template.NAME)
+    template = copy_template(template=default, team=team, by=lead, name=TEMPLATE_NAME)
+    placeholder = template.items.filter(title="The team's critical runbooks").first()
+    order = placeholder.order if placeholder else 50
+    section = placeholder.section if placeholder else "Knowledge"
+    for n, slug in enumerate(CRITICAL_RUNBOOKS):
+        # The exact sample runbook, or else another of the same service.
+        candidates = Runbook.objects.filter(archived=False).exclude(
+            pk__in=template.items.exclude(runbook=None).values("runbook")
+        )
+        runbook = (
+            candidates.filter(slug=slug).first()
+            or candidates.filter(slug__startswith=slug.split("/")[0] + "/").order_by("slug").first()
+        )
+        if runbook is None:
+            continue
+        TemplateItem.objects.create(
+            template=template,
+            section=section,
+            title=runbook.title,
+            description="Read it end to end; try the first command against staging.",
+            kind=Kind.READ_RUNBOOK,
+            runbook=runbook,
+            order=order + n,
+        )
+    if placeholder is not None and template.items.filter(kind=Kind.READ_RUNBOOK).exists():
+        placeholder.delete()
+    out(f"checklist template {TEMPLATE_NAME!r}")
+    return template
+
+
+def _demo_user(User, team: Team, username: str, first: str, last: str, out):
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User.objects.create_user(
+            username=username,
+            email=f"{username}@example.com",
+            password=DEMO_PASSWORD,
+            first_name=first,
+            last_name=last,
+        )
+        user.profile.time_zone = team.time_zone
+        user.profile.save(update_fields=["time_zone"])
+        out(f"user {username}")
+    Membership.objects.get_or_create(
+        user=user, team=team, defaults={"role": Membership.Role.MEMBER}
+    )
+    return user
+
+
+def _start(template, team, engineer, mentor, lead, started_at: datetime) -> Onboarding:
+    onboarding = start_onboarding(
+        engineer=engineer, team=team, template=template, started_by=lead, mentor=mentor
+    )
+    Onboarding.objects.filter(pk=onboarding.pk).update(
+        started_at=started_at, last_activity_at=started_at
+    )
+    onboarding.activities.update(at=started_at)
+    onboarding.refresh_from_db()
+    return onboarding
+
+
+def _done_shifts(team, trainee, primary, lead, now, *, shadow: int, reverse: int, first_day: int):
+    kinds = [ShadowShift.Kind.SHADOW] * shadow + [ShadowShift.Kind.REVERSE_SHADOW] * reverse
+    for n, kind in enumerate(kinds):
+        starts = (now - timedelta(days=first_day - 3 * n)).replace(
+            minute=0, second=0, microsecond=0
+        )
+        shift = ShadowShift.objects.create(
+            team=team,
+            trainee=trainee,
+            primary=primary,
+            kind=kind,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=8),
+            time_zone=team.time_zone,
+            created_by=lead,
+        )
+        shift.mark_done()
+
+
+def _progress(
+    onboarding: Onboarding,
+    *,
+    lead,
+    now,
+    done: list[tuple[str, int]],
+    runbooks_read: int,
+    notes: dict[str, str] | None = None,
+    sign_all: bool = False,
+) -> None:
+    """Tick items as if done ``days`` ago, read some runbooks, sign off where asked."""
+    items = {item.title: item for item in onboarding.items.select_related("runbook")}
+    engineer = onboarding.engineer
+    latest = onboarding.started_at
+    for title, days in done:
+        item = items.get(title)
+        if item is None or item.kind in (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT):
+            continue
+        at = now - timedelta(days=days)
+        item.done_at, item.done_by = at, engineer
+        item.note = (notes or {}).get(title, "")
+        item.save(update_fields=["done_at", "done_by", "note"])
+        onboarding.log(Activity.Verb.TICK, actor=engineer, item=item, note=item.note, at=at)
+        latest = max(latest, at)
+    reads = [i for i in items.values() if i.kind == Kind.READ_RUNBOOK and i.runbook]
+    for n, item in enumerate(reads[:runbooks_read]):
+        revision = item.runbook.current_revision
+        if revision is None:
+            continue
+        at = now - timedelta(days=8 - n)
+        item.revision_read, item.done_at, item.done_by = revision, at, engineer
+        item.save(update_fields=["revision_read", "done_at", "done_by"])
+        onboarding.log(Activity.Verb.TICK, actor=engineer, item=item, at=at)
+        latest = max(latest, at)
+    if sign_all:
+        for item in ItemProgress.objects.filter(onboarding=onboarding, needs_signoff=True):
+            at = latest + timedelta(hours=2)
+            item.signed_off_at, item.signed_off_by = at, lead
+            item.save(update_fields=["signed_off_at", "signed_off_by"])
+            onboarding.log(Activity.Verb.SIGN_OFF, actor=lead, item=item, at=at)
+            latest = max(latest, at)
+    Onboarding.objects.filter(pk=onboarding.pk).update(last_activity_at=latest)
+    onboarding.last_activity_at = latest
+    refresh_onboarding(onboarding)
+    if onboarding.state == Onboarding.State.READY:
+        Onboarding.objects.filter(pk=onboarding.pk).update(ready_at=latest)

@@ -1,0 +1,482 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Case, Q, Value, When
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from oncall.readiness import chart, dashboard, progress
+from oncall.readiness.forms import (
+    ActionNoteForm,
+    NoteForm,
+    StartOnboardingForm,
+    TemplateForm,
+    TemplateItemForm,
+)
+from oncall.readiness.models import (
+    ChecklistTemplate,
+    ItemProgress,
+    Kind,
+    Onboarding,
+    TemplateItem,
+)
+from oncall.readiness.progress import ReadinessError
+from oncall.runbooks.models import Runbook
+from oncall.teams.access import is_lead, teams_led_by
+from oncall.teams.models import Team
+
+ACTIVITY_SHOWN = 15
+
+
+# -- access ----------------------------------------------------------------------------
+
+
+def _get_onboarding_for_user(request: HttpRequest, pk: int) -> Onboarding:
+    """An onboarding the user may see: their own, or one of a team they lead (404 otherwise)."""
+    onboarding = get_object_or_404(
+        Onboarding.objects.select_related(
+            "engineer", "team", "template", "mentor", "lead", "cleared_by"
+        ),
+        pk=pk,
+    )
+    if onboarding.engineer_id == request.user.pk or is_lead(request.user, onboarding.team):
+        return onboarding
+    raise Http404
+
+
+def _get_onboarding_for_lead(request: HttpRequest, pk: int) -> Onboarding:
+    onboarding = _get_onboarding_for_user(request, pk)
+    if not is_lead(request.user, onboarding.team):
+        raise Http404
+    return onboarding
+
+
+def _get_item_for_user(request: HttpRequest, pk: int, item_pk: int) -> ItemProgress:
+    onboarding = _get_onboarding_for_user(request, pk)
+    item = get_object_or_404(
+        ItemProgress.objects.select_related("runbook__current_revision"),
+        pk=item_pk,
+        onboarding=onboarding,
+    )
+    item.onboarding = onboarding
+    return item
+
+
+def _get_team_for_lead(request: HttpRequest, slug: str) -> Team:
+    team = get_object_or_404(Team, slug=slug)
+    if not is_lead(request.user, team):
+        raise Http404
+    return team
+
+
+def _get_template_for_user(request: HttpRequest, pk: int, *, edit: bool = False):
+    """A template the user may use (shared, or of a team they lead); editing a
+    shared template is for staff, since every team starts from it."""
+    template = get_object_or_404(ChecklistTemplate.objects.select_related("team"), pk=pk)
+    if template.team_id is None:
+        if edit and not request.user.is_staff:
+            raise Http404
+        if not request.user.is_staff and not teams_led_by(request.user).exists():
+            raise Http404
+        return template
+    if not is_lead(request.user, template.team):
+        raise Http404
+    return template
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    url = request.POST.get("next") or request.GET.get("next") or ""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return default
+
+
+# -- my onboarding and an onboarding's checklist ----------------------------------------
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The trainee's checklist; a lead's team dashboard; otherwise a friendly welcome."""
+    led = teams_led_by(request.user).only("slug").first()
+    if led is not None:
+        return redirect("readiness:dashboard", led.slug)
+    onboarding = (
+        Onboarding.objects.filter(engineer=request.user)
+        .select_related("engineer", "team", "template", "mentor", "lead", "cleared_by")
+        # The onboarding still going on first; a cleared one only when it is all there is.
+        .order_by(
+            Case(When(state=Onboarding.State.CLEARED, then=Value(1)), default=Value(0)),
+            "-started_at",
+        )
+        .first()
+    )
+    if onboarding is None:
+        return render(request, "readiness/welcome.html", {})
+    return _render_onboarding(request, onboarding, is_home=True)
+
+
+@login_required
+def onboarding_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    onboarding = _get_onboarding_for_user(request, pk)
+    return _render_onboarding(request, onboarding)
+
+
+def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home: bool) -> dict:
+    items = list(
+        onboarding.items.select_related(
+            "runbook__current_revision", "revision_read", "done_by", "signed_off_by"
+        )
+    )
+    # Viewing is a moment to catch up with runbooks that changed since last time.
+    result = progress.refresh_onboarding(onboarding, items=items)
+    sections: dict[str, list] = {}
+    for item in items:
+        sections.setdefault(item.section, []).append(result.status(item))
+    viewer_is_lead = is_lead(request.user, onboarding.team)
+    waiting_for = onboarding.lead or onboarding.team.leads().first()
+    activities = onboarding.activities.select_related("actor", "item").order_by("-at", "-id")[
+        :ACTIVITY_SHOWN
+    ]
+    next_path = reverse("readiness:home") if is_home else onboarding.get_absolute_url()
+    return {
+        "onboarding": onboarding,
+        "result": result,
+        "sections": sections,
+        "next_steps": result.next_steps(3),
+        "viewer_is_engineer": onboarding.engineer_id == request.user.pk,
+        "viewer_is_lead": viewer_is_lead,
+        "can_clear": viewer_is_lead
+        and result.passed
+        and not onboarding.is_cleared
+        and onboarding.engineer_id != request.user.pk,
+        "waiting_for": waiting_for,
+        "activities": activities,
+        "is_home": is_home,
+        "next_path": next_path,
+        "today": timezone.localdate(),
+        "Kind": Kind,
+    }
+
+
+def _render_onboarding(
+    request: HttpRequest, onboarding: Onboarding, *, is_home: bool = False
+) -> HttpResponse:
+    context = _checklist_context(request, onboarding, is_home=is_home)
+    return render(request, "readiness/onboarding.html", context)
+
+
+def _after_change(request: HttpRequest, onboarding: Onboarding) -> HttpResponse:
+    """htmx gets the new checklist; a plain form post goes back where it came from."""
+    default = onboarding.get_absolute_url()
+    next_path = _next_url(request, default)
+    if request.htmx:
+        is_home = next_path == reverse("readiness:home")
+        context = _checklist_context(request, onboarding, is_home=is_home)
+        return render(request, "readiness/onboarding.html#checklist", context)
+    return redirect(next_path)
+
+
+@login_required
+@require_POST
+def item_update(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Tick, untick or write a note on one item (the engineer, or a lead of the team)."""
+    item = _get_item_for_user(request, pk, item_pk)
+    form = NoteForm(request.POST)
+    note = form.cleaned_data["note"].strip() if form.is_valid() else ""
+    action = request.POST.get("action", "")
+    try:
+        if action == "tick":
+            progress.tick_item(item=item, by=request.user, note=note)
+        elif action == "untick":
+            progress.untick_item(item=item, by=request.user, note=note)
+        elif action == "note":
+            progress.note_item(item=item, by=request.user, note=note)
+        else:
+            messages.error(request, _("Nothing to do: choose done, not done or save note."))
+    except ReadinessError as e:
+        messages.error(request, str(e))
+    return _after_change(request, item.onboarding)
+
+
+@login_required
+@require_POST
+def item_sign_off(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    item = _get_item_for_user(request, pk, item_pk)
+    if not is_lead(request.user, item.onboarding.team):
+        raise Http404
+    try:
+        progress.sign_off_item(item=item, by=request.user)
+    except ReadinessError as e:
+        messages.error(request, str(e))
+    else:
+        if not request.htmx:
+            messages.success(request, _("Signed off “%(title)s”.") % {"title": item.title})
+    return _after_change(request, item.onboarding)
+
+
+@login_required
+@require_POST
+def clear(request: HttpRequest, pk: int) -> HttpResponse:
+    onboarding = _get_onboarding_for_lead(request, pk)
+    form = ActionNoteForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        progress.clear_onboarding(onboarding=onboarding, by=request.user, note=note)
+    except ReadinessError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(
+            request,
+            _("%(name)s is cleared for on-call.") % {"name": _person(onboarding.engineer)},
+        )
+    return redirect(onboarding.get_absolute_url())
+
+
+@login_required
+@require_POST
+def reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    onboarding = _get_onboarding_for_lead(request, pk)
+    form = ActionNoteForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        progress.reopen_onboarding(onboarding=onboarding, by=request.user, note=note)
+    except ReadinessError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, _("The onboarding is open again."))
+    return redirect(onboarding.get_absolute_url())
+
+
+@login_required
+@require_POST
+def mark_read(request: HttpRequest, runbook_pk: int) -> HttpResponse:
+    """Mark a runbook read at its current revision, from the runbook's own page."""
+    runbook = get_object_or_404(Runbook.objects.select_related("current_revision"), pk=runbook_pk)
+    has_item = ItemProgress.objects.filter(
+        onboarding__engineer=request.user, kind=Kind.READ_RUNBOOK, runbook=runbook
+    ).exists()
+    if not has_item:
+        raise Http404
+    try:
+        progress.mark_runbook_read(engineer=request.user, runbook=runbook, by=request.user)
+    except ReadinessError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(
+            request,
+            _("Marked “%(title)s” as read at revision %(number)d.")
+            % {"title": runbook.title, "number": runbook.current_revision.number},
+        )
+    return redirect(_next_url(request, runbook.get_absolute_url()))
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# -- the leads' dashboard ---------------------------------------------------------------
+
+
+@login_required
+def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    team = _get_team_for_lead(request, slug)
+    sort = request.GET.get("sort", "state")
+    if sort.removeprefix("-") not in dashboard.SORTS:
+        sort = "state"
+    rows = dashboard.team_rows(team, sort=sort)
+    today = timezone.localdate(timezone=team.tz)
+    weeks = chart.weekly_states([row.onboarding for row in rows], today=today, tz=team.tz)
+    own = [o for o in request.user.onboardings.all() if o.state != Onboarding.State.CLEARED]
+    counts = dict.fromkeys(Onboarding.State.values, 0)
+    for row in rows:
+        counts[row.onboarding.state] += 1
+    context = {
+        "team": team,
+        "rows": rows,
+        "sort": sort,
+        "chart_svg": chart.render_svg(weeks),
+        "counts": counts,
+        "stalled": sum(row.stalled for row in rows),
+        "overdue": sum(row.overdue for row in rows),
+        "own_onboarding": own[0] if own else None,
+        "columns": [
+            ("name", _("Engineer")),
+            ("progress", _("Progress")),
+            ("left", _("Required left")),
+            ("activity", _("Last activity")),
+            ("target", _("Target date")),
+            ("state", _("State")),
+        ],
+    }
+    return render(request, "readiness/dashboard.html", context)
+
+
+@login_required
+def team_dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    team = _get_team_for_lead(request, slug)
+    rows = dashboard.team_rows(team, sort="name")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate(timezone=team.tz).isoformat()
+    response["Content-Disposition"] = f'attachment; filename="readiness-{team.slug}-{stamp}.csv"'
+    dashboard.write_csv(rows, response)
+    return response
+
+
+@login_required
+def start(request: HttpRequest, slug: str) -> HttpResponse:
+    team = _get_team_for_lead(request, slug)
+    if request.method == "POST":
+        form = StartOnboardingForm(request.POST, team=team)
+        if form.is_valid():
+            onboarding = progress.start_onboarding(
+                engineer=form.cleaned_data["engineer"],
+                team=team,
+                template=form.cleaned_data["template"],
+                mentor=form.cleaned_data["mentor"],
+                target_date=form.cleaned_data["target_date"],
+                started_by=request.user,
+            )
+            messages.success(
+                request,
+                _("Onboarding started for %(name)s.") % {"name": _person(onboarding.engineer)},
+            )
+            return redirect(onboarding.get_absolute_url())
+    else:
+        form = StartOnboardingForm(team=team, initial={"engineer": request.GET.get("engineer")})
+    return render(request, "readiness/start.html", {"team": team, "form": form})
+
+
+# -- checklist templates ------------------------------------------------------------------
+
+
+def _require_some_lead(request: HttpRequest) -> None:
+    if not request.user.is_staff and not teams_led_by(request.user).exists():
+        raise Http404
+
+
+@login_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    _require_some_lead(request)
+    led = teams_led_by(request.user)
+    templates = (
+        ChecklistTemplate.objects.filter(Q(team__isnull=True) | Q(team__in=led))
+        .select_related("team")
+        .prefetch_related("items")
+        .order_by("team__name", "name")
+    )
+    return render(request, "readiness/template_list.html", {"templates": templates})
+
+
+@login_required
+def template_create(request: HttpRequest) -> HttpResponse:
+    _require_some_lead(request)
+    form_kwargs = {"teams": teams_led_by(request.user), "allow_shared": request.user.is_staff}
+    if request.method == "POST":
+        form = TemplateForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            template = form.save(commit=False)
+            template.created_by = request.user
+            template.save()
+            messages.success(request, _("Template created. Now add its items."))
+            return redirect(template.get_absolute_url())
+    else:
+        form = TemplateForm(**form_kwargs)
+    return render(request, "readiness/template_form.html", {"form": form, "template": None})
+
+
+@login_required
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    template = _get_template_for_user(request, pk)
+    can_edit = template.team_id is not None or request.user.is_staff
+    form_kwargs = {"teams": teams_led_by(request.user), "allow_shared": request.user.is_staff}
+    if request.method == "POST":
+        if not can_edit:
+            raise Http404
+        form = TemplateForm(request.POST, instance=template, **form_kwargs)
+        if form.is_valid():
+            template = form.save(commit=False)
+            template.updated_at = timezone.now()
+            template.save()
+            messages.success(request, _("Template saved."))
+            return redirect(template.get_absolute_url())
+    else:
+        form = TemplateForm(instance=template, **form_kwargs)
+    items = template.items.select_related("runbook")
+    sections: dict[str, list[TemplateItem]] = {}
+    for item in items:
+        sections.setdefault(item.section, []).append(item)
+    return render(
+        request,
+        "readiness/template_form.html",
+        {
+            "form": form,
+            "template": template,
+            "sections": sections,
+            "can_edit": can_edit,
+            "in_use": template.onboardings.count(),
+            "led_teams": teams_led_by(request.user).order_by("name"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def template_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    template = _get_template_for_user(request, pk)
+    team_id = request.POST.get("team") or template.team_id
+    team = teams_led_by(request.user).filter(pk=team_id).first() if team_id else None
+    if team is None:
+        team = teams_led_by(request.user).order_by("name").first()
+    if team is None:
+        raise Http404
+    copy = progress.copy_template(template=template, team=team, by=request.user)
+    messages.success(
+        request,
+        _("Copied for %(team)s: edit it freely, onboardings already started keep their items.")
+        % {"team": team.name},
+    )
+    return redirect(copy.get_absolute_url())
+
+
+@login_required
+def template_item_edit(request: HttpRequest, pk: int, item_pk: int | None = None) -> HttpResponse:
+    template = _get_template_for_user(request, pk, edit=True)
+    item = get_object_or_404(TemplateItem, pk=item_pk, template=template) if item_pk else None
+    if request.method == "POST":
+        form = TemplateItemForm(request.POST, instance=item)
+        if form.is_valid():
+            item = form.save(commit=False)
+            item.template = template
+            item.save()
+            template.touch()
+            messages.success(request, _("Item “%(title)s” saved.") % {"title": item.title})
+            return redirect(template.get_absolute_url())
+    else:
+        last = template.items.order_by("-order").first()
+        initial = {"order": (last.order + 10) if last else 10, "section": last and last.section}
+        form = TemplateItemForm(instance=item, initial=None if item else initial)
+    return render(
+        request,
+        "readiness/template_item_form.html",
+        {"form": form, "template": template, "item": item},
+    )
+
+
+@login_required
+@require_POST
+def template_item_delete(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    template = _get_template_for_user(request, pk, edit=True)
+    item = get_object_or_404(TemplateItem, pk=item_pk, template=template)
+    item.delete()
+    template.touch()
+    messages.success(
+        request,
+        _("Item “%(title)s” removed; onboardings already started keep it.") % {"title": item.title},
+    )
+    return redirect(template.get_absolute_url())
