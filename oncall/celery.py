@@ -20,4 +20,17 @@ app.autodiscover_tasks()
 # docs/deploy.md); workers can be many.
 app.conf.beat_schedule = {
     "heartbeat": {"task": "oncall.teams.tasks.heartbeat", "schedule": 60.0},
+    # Reminders: plan from the current state every minute, send what is due
+    # every 30 s. Each message expires before the next one is sent, so a
+    # queue that backed up while workers were away does not replay them all.
+    "reminders-plan": {
+        "task": "oncall.reminders.tasks.plan",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "reminders-dispatch": {
+        "task": "oncall.reminders.tasks.dispatch",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
 }

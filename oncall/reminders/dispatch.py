@@ -1,0 +1,195 @@
+"""Dispatch: claim due reminders, send them, write down what happened.
+
+The pattern of healthchecks' ``sendalerts``: a row is the job, a conditional
+UPDATE claims it, the outcome is written back to the row.
+
+- A row is claimed by moving it from ``pending`` to ``sending`` with this
+  batch's token; only one dispatcher's UPDATE can match a given pending row,
+  so two dispatchers (two workers, two beats) never send the same row.
+- The outcome is written after each send, guarded by the token, so a crash
+  loses at most the row in flight: it stays ``sending`` and is swept back to
+  ``pending`` after ``SWEEP_AFTER``. A copy sent twice then carries the same
+  Message-ID / Idempotency-Key.
+- Retries are rows too: a transient failure sets ``next_attempt_at`` with
+  backoff, never a long countdown in the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.mail import mailers
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from oncall.reminders import channels
+from oncall.reminders.models import MAX_ATTEMPTS, Reminder
+
+logger = logging.getLogger(__name__)
+
+State = Reminder.State
+BATCH = 50
+SWEEP_AFTER = timedelta(minutes=10)
+# Waits after the 1st, 2nd, 3rd and 4th failed attempt; the 5th is the last.
+BACKOFF = [
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+]
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    retrying: int = 0
+    failed: int = 0
+    swept: int = 0
+    more: bool = False  # stopped for time with due rows left
+
+
+def backoff(attempts: int) -> timedelta:
+    return BACKOFF[min(attempts, len(BACKOFF)) - 1]
+
+
+def sweep_stuck(*, now: datetime) -> int:
+    """Rows left ``sending`` by a worker that died go back in line (or fail, out of attempts)."""
+    cutoff = now - SWEEP_AFTER
+    Reminder.objects.filter(
+        state=State.SENDING, claimed_at__lt=cutoff, attempts__gte=MAX_ATTEMPTS
+    ).update(
+        state=State.FAILED,
+        last_error="The worker sending it stopped, and no attempts are left.",
+        updated_at=now,
+    )
+    return Reminder.objects.filter(state=State.SENDING, claimed_at__lt=cutoff).update(
+        state=State.PENDING, next_attempt_at=now, updated_at=now
+    )
+
+
+def claim(*, now: datetime, limit: int = BATCH) -> tuple[str, list[Reminder]]:
+    """Move up to ``limit`` due pending rows to ``sending`` under a new token.
+
+    1. Pick due pending rows, oldest first. On PostgreSQL the pick locks them
+       with SKIP LOCKED, so a concurrent dispatcher takes the next rows
+       instead of waiting for ours.
+    2. The UPDATE repeats ``state = pending``: a row someone else claimed
+       between the pick and the UPDATE is not matched, on any database.
+    3. Read back exactly the rows carrying our token.
+    """
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        due = Reminder.objects.filter(state=State.PENDING, next_attempt_at__lte=now).order_by(
+            "next_attempt_at", "pk"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        pks = list(due.values_list("pk", flat=True)[:limit])
+        if not pks:
+            return token, []
+        Reminder.objects.filter(pk__in=pks, state=State.PENDING).update(
+            state=State.SENDING,
+            claimed_at=now,
+            claimed_by=token,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    rows = Reminder.objects.filter(claimed_by=token, state=State.SENDING).select_related(
+        "recipient__profile"
+    )
+    return token, list(rows.order_by("next_attempt_at", "pk"))
+
+
+def _finish(row: Reminder, token: str, **changes) -> None:
+    # Guarded by the token: if the row was swept and re-claimed meanwhile,
+    # the newer claim owns the outcome.
+    Reminder.objects.filter(pk=row.pk, claimed_by=token, state=State.SENDING).update(
+        updated_at=timezone.now(), **changes
+    )
+
+
+def deliver(row: Reminder, token: str, *, mailer, now: datetime) -> str:
+    """Send one claimed row and record the outcome; return the new state name."""
+    if not row.is_urgent:
+        until = row.recipient.profile.quiet_until(now)
+        if until is not None:
+            # Not an attempt: hand it back, due again when the quiet hours end.
+            _finish(
+                row, token, state=State.PENDING, next_attempt_at=until, attempts=F("attempts") - 1
+            )
+            return "deferred"
+    try:
+        if row.channel == Reminder.Channel.EMAIL:
+            channels.send_email(row, mailer=mailer)
+        else:
+            channels.send_webhook(row)
+    except channels.PermanentError as e:
+        _finish(row, token, state=State.FAILED, last_error=str(e)[:2000])
+        return "failed"
+    except Exception as e:  # noqa: BLE001 - anything unexpected is retried, boundedly
+        if not isinstance(e, channels.TransientError):
+            logger.exception("reminder %s: unexpected error", row.pk)
+        error = str(e)[:2000] or e.__class__.__name__
+        if row.attempts >= MAX_ATTEMPTS:
+            _finish(row, token, state=State.FAILED, last_error=error)
+            return "failed"
+        _finish(
+            row,
+            token,
+            state=State.PENDING,
+            next_attempt_at=now + backoff(row.attempts),
+            last_error=error,
+        )
+        return "retrying"
+    _finish(row, token, state=State.SENT, sent_at=timezone.now(), last_error="")
+    return "sent"
+
+
+def dispatch_due(
+    *,
+    now: datetime | None = None,
+    time_budget: float | None = None,
+    on_backlog: Callable[[], None] | None = None,
+) -> DispatchResult:
+    """Send every due reminder, batch by batch.
+
+    1. Sweep rows stuck in ``sending`` back to ``pending``.
+    2. Claim a batch; send each row through one open mail connection.
+    3. After a full first batch, call ``on_backlog`` once (the task enqueues a
+       sibling, so a backlog spreads over the workers).
+    4. Repeat until nothing is due, or the time budget is spent (``more``).
+    """
+    fixed_now = now
+    started = time.monotonic()
+    result = DispatchResult(swept=sweep_stuck(now=fixed_now or timezone.now()))
+    mailer = mailers.default
+    first = True
+    try:
+        while True:
+            now = fixed_now or timezone.now()
+            token, rows = claim(now=now)
+            if not rows:
+                break
+            result.claimed += len(rows)
+            if first and len(rows) == BATCH and on_backlog is not None:
+                on_backlog()
+            first = False
+            if any(row.channel == Reminder.Channel.EMAIL for row in rows):
+                channels.open_mailer(mailer)
+            for row in rows:
+                outcome = deliver(row, token, mailer=mailer, now=now)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            if time_budget is not None and time.monotonic() - started > time_budget:
+                result.more = True
+                break
+    finally:
+        channels.close_mailer(mailer)
+    return result

@@ -1,0 +1,75 @@
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from oncall.reminders import channels, tasks
+from oncall.reminders.models import Reminder
+from oncall.reminders.plan import absolute_url, channels_for
+
+RECENT = 50
+UPCOMING = 20
+
+
+@login_required
+def reminder_list(request: HttpRequest) -> HttpResponse:
+    """My reminders: what is planned next, and what was sent or failed lately."""
+    mine = Reminder.objects.filter(recipient=request.user)
+    upcoming = mine.filter(state__in=[Reminder.State.PENDING, Reminder.State.SENDING]).order_by(
+        "next_attempt_at", "pk"
+    )[:UPCOMING]
+    recent = mine.filter(state__in=[Reminder.State.SENT, Reminder.State.FAILED]).order_by(
+        "-updated_at", "-pk"
+    )[:RECENT]
+    return render(
+        request,
+        "reminders/list.html",
+        {"upcoming": upcoming, "recent": recent, "tz": request.user.profile.tz},
+    )
+
+
+@login_required
+@require_POST
+def send_test(request: HttpRequest) -> HttpResponse:
+    """Send a test reminder through each channel I have switched on, right now."""
+    user = request.user
+    enabled = channels_for(user)
+    if not enabled:
+        messages.error(request, _("Switch on email or a webhook first, then send a test."))
+        return redirect("profile")
+    if Reminder.Channel.WEBHOOK in enabled:
+        try:
+            channels.resolve_webhook(user.profile.webhook_url)
+        except channels.DeliveryError as e:
+            messages.error(request, _("Your webhook cannot be called: %(error)s") % {"error": e})
+            enabled.remove(Reminder.Channel.WEBHOOK)
+    now = timezone.now()
+    test_id = uuid.uuid4().hex
+    with transaction.atomic():
+        for channel in enabled:
+            Reminder.objects.create(
+                recipient=user,
+                kind=Reminder.Kind.TEST,
+                channel=channel,
+                due_at=now,
+                next_attempt_at=now,
+                dedupe_key=f"test:{test_id}:user:{user.pk}:{channel}",
+                subject=_("Test reminder from oncall"),
+                body=_("If you can read this, reminders reach you here."),
+                link=absolute_url("/reminders/"),
+                payload={"kind": Reminder.Kind.TEST},
+            )
+        transaction.on_commit(tasks.dispatch.delay)
+    if enabled:
+        messages.success(
+            request,
+            _("A test is on its way by %(channels)s. See it under My reminders.")
+            % {"channels": ", ".join(str(Reminder.Channel(c).label) for c in enabled)},
+        )
+    return redirect("profile")
