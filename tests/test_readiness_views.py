@@ -1,0 +1,557 @@
+"""My onboarding, the leads' dashboard and the lead actions: who may do what, htmx and plain."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from oncall.readiness.models import (
+    Activity,
+    ChecklistTemplate,
+    ItemProgress,
+    Kind,
+    Onboarding,
+    TemplateItem,
+)
+from oncall.readiness.progress import mark_runbook_read, tick_item
+from oncall.shifts.models import ShadowShift
+from oncall.teams.models import Membership
+from tests.conftest import make_user
+from tests.test_readiness_support import (
+    done_shifts,
+    item,
+    make_runbook,
+    make_template,
+    new_revision,
+    start,
+)
+
+
+@pytest.fixture
+def runbook(team):
+    return make_runbook(team, title="Payments API error rate high")
+
+
+@pytest.fixture
+def onboarding(team, trainee, lead, runbook):
+    return start(trainee, team, make_template(team, runbook=runbook), lead)
+
+
+@pytest.fixture
+def other_trainee(django_user_model, team):
+    user = make_user(django_user_model, "other-trainee")
+    Membership.objects.create(user=user, team=team)
+    return user
+
+
+def url(name, *args):
+    return reverse(f"readiness:{name}", args=args)
+
+
+# -- who sees what -----------------------------------------------------------------------
+
+
+def test_it_sends_anonymous_visitors_to_sign_in(client, onboarding, team):
+    for path in [
+        "/",
+        url("onboarding", onboarding.pk),
+        url("dashboard", team.slug),
+        url("dashboard_csv", team.slug),
+        url("templates"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response["Location"].startswith("/accounts/login/"), path
+
+
+def test_it_shows_a_trainee_their_own_onboarding_at_home(client_for, trainee, onboarding):
+    response = client_for(trainee).get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "My onboarding" in page
+    assert '<progress id="readiness-progress" value="0" max="100"' in page
+    assert "Next up" in page
+    assert "Escalation policy" in page
+
+
+def test_it_shows_a_trainee_only_their_own_onboarding(
+    client_for, other_trainee, onboarding, team, lead
+):
+    theirs = start(other_trainee, team, make_template(team), lead)
+    client = client_for(onboarding.engineer)
+    assert client.get(url("onboarding", theirs.pk)).status_code == 404
+    assert client.get(url("onboarding", onboarding.pk)).status_code == 200
+    escalation = item(theirs, "Escalation policy")
+    response = client.post(url("item", theirs.pk, escalation.pk), {"action": "tick"})
+    assert response.status_code == 404
+    assert item(theirs, "Escalation policy").done_at is None
+
+
+def test_it_shows_a_lead_their_teams_onboardings_and_hides_other_teams(
+    client_for, lead, outsider, onboarding, other_team, django_user_model
+):
+    assert client_for(lead).get(url("onboarding", onboarding.pk)).status_code == 200
+    assert client_for(lead).get(url("dashboard", onboarding.team.slug)).status_code == 200
+    # The lead of another team gets 404 for this team's pages, and vice versa.
+    client = client_for(outsider)
+    assert client.get(url("onboarding", onboarding.pk)).status_code == 404
+    assert client.get(url("dashboard", onboarding.team.slug)).status_code == 404
+    assert client.get(url("dashboard_csv", onboarding.team.slug)).status_code == 404
+    platform_trainee = make_user(django_user_model, "platform-trainee")
+    Membership.objects.create(user=platform_trainee, team=other_team)
+    theirs = start(platform_trainee, other_team, make_template(other_team), outsider)
+    assert client_for(lead).get(url("onboarding", theirs.pk)).status_code == 404
+    assert client_for(lead).get(url("dashboard", other_team.slug)).status_code == 404
+
+
+def test_it_lets_staff_see_every_team(client_for, staff, onboarding, team):
+    assert client_for(staff).get(url("dashboard", team.slug)).status_code == 200
+    assert client_for(staff).get(url("onboarding", onboarding.pk)).status_code == 200
+
+
+def test_it_does_not_let_a_trainee_sign_off_clear_reopen_or_see_the_dashboard(
+    client_for, trainee, onboarding, team
+):
+    client = client_for(trainee)
+    escalation = item(onboarding, "Escalation policy")
+    tick_item(item=escalation, by=trainee)
+    assert client.post(url("sign_off", onboarding.pk, escalation.pk)).status_code == 404
+    assert client.post(url("clear", onboarding.pk)).status_code == 404
+    assert client.post(url("reopen", onboarding.pk)).status_code == 404
+    assert client.get(url("dashboard", team.slug)).status_code == 404
+    assert client.get(url("start", team.slug)).status_code == 404
+    assert client.get(url("templates")).status_code == 404
+    assert item(onboarding, "Escalation policy").signed_off_at is None
+    onboarding.refresh_from_db()
+    assert onboarding.state == Onboarding.State.IN_PROGRESS
+
+
+def test_it_sends_a_lead_from_home_to_their_teams_dashboard(client_for, lead, team):
+    response = client_for(lead).get("/")
+    assert response.status_code == 302
+    assert response["Location"] == url("dashboard", team.slug)
+
+
+def test_it_links_a_lead_to_their_own_onboarding_from_the_dashboard(client_for, lead, team):
+    own = start(lead, team, make_template(team), lead)
+    response = client_for(lead).get(url("dashboard", team.slug))
+    assert own.get_absolute_url() in response.content.decode()
+
+
+def test_it_welcomes_someone_with_no_onboarding(client_for, primary):
+    response = client_for(primary).get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Welcome to oncall" in page
+    assert "Ask your team lead" in page
+
+
+# -- ticking: htmx and plain -------------------------------------------------------------
+
+
+def test_it_ticks_an_item_with_htmx_and_answers_with_the_checklist(client_for, trainee, onboarding):
+    laptop = item(onboarding, "Laptop and VPN")
+    response = client_for(trainee).post(
+        url("item", onboarding.pk, laptop.pk),
+        {"action": "tick", "note": "VPN works from the train", "next": "/"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.lstrip().startswith('<div id="checklist"')
+    assert "<html" not in page
+    # One step of nine: laptop 1, escalation 2 (tick, sign-off), runbook 1, shifts 3 + 2.
+    assert '<progress id="readiness-progress" value="11" max="100"' in page
+    laptop.refresh_from_db()
+    assert laptop.done_at is not None and laptop.done_by == trainee
+    assert laptop.note == "VPN works from the train"
+    activity = onboarding.activities.get(verb=Activity.Verb.TICK)
+    assert (activity.actor, activity.item_id) == (trainee, laptop.pk)
+
+
+def test_it_ticks_with_a_plain_form_and_redirects_back(client_for, trainee, onboarding):
+    laptop = item(onboarding, "Laptop and VPN")
+    response = client_for(trainee).post(
+        url("item", onboarding.pk, laptop.pk), {"action": "tick", "next": "/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert item(onboarding, "Laptop and VPN").done_at is not None
+
+
+def test_it_never_redirects_off_site(client_for, trainee, onboarding):
+    laptop = item(onboarding, "Laptop and VPN")
+    response = client_for(trainee).post(
+        url("item", onboarding.pk, laptop.pk),
+        {"action": "tick", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == onboarding.get_absolute_url()
+
+
+def test_it_unticks_and_saves_a_note(client_for, trainee, onboarding):
+    laptop = item(onboarding, "Laptop and VPN")
+    client = client_for(trainee)
+    client.post(url("item", onboarding.pk, laptop.pk), {"action": "tick"})
+    client.post(url("item", onboarding.pk, laptop.pk), {"action": "untick"})
+    assert item(onboarding, "Laptop and VPN").done_at is None
+    client.post(url("item", onboarding.pk, laptop.pk), {"action": "note", "note": "Waiting on IT"})
+    laptop = item(onboarding, "Laptop and VPN")
+    assert laptop.note == "Waiting on IT" and laptop.done_at is None
+    verbs = list(onboarding.activities.order_by("at", "id").values_list("verb", flat=True))
+    assert verbs == ["start", "tick", "untick", "note"]
+
+
+def test_it_says_who_an_item_waits_for(client_for, trainee, onboarding):
+    tick_item(item=item(onboarding, "Escalation policy"), by=trainee)
+    page = client_for(trainee).get("/").content.decode()
+    assert "Waiting for sign-off from lead." in page
+
+
+def test_it_fills_shadow_items_from_done_shifts(client_for, trainee, primary, onboarding, team):
+    done_shifts(team, trainee, primary, n=2)
+    page = client_for(trainee).get("/").content.decode()
+    assert "2 of 3 done" in page
+    assert "shadow shifts 2/3" in page
+
+
+# -- lead actions ------------------------------------------------------------------------
+
+
+def test_it_lets_a_lead_sign_off_with_htmx(client_for, trainee, lead, onboarding):
+    escalation = item(onboarding, "Escalation policy")
+    tick_item(item=escalation, by=trainee)
+    response = client_for(lead).post(
+        url("sign_off", onboarding.pk, escalation.pk),
+        {"next": onboarding.get_absolute_url()},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert "Signed off by lead" in response.content.decode()
+    escalation.refresh_from_db()
+    assert escalation.signed_off_by == lead and escalation.signed_off_at is not None
+
+
+def test_it_clears_only_a_ready_engineer(client_for, trainee, primary, lead, onboarding, team):
+    client = client_for(lead)
+    response = client.post(url("clear", onboarding.pk))
+    assert response.status_code == 302
+    onboarding.refresh_from_db()
+    assert onboarding.state == Onboarding.State.IN_PROGRESS
+    page = client.get(onboarding.get_absolute_url()).content.decode()
+    assert "Not ready yet" in page
+    assert 'id="clear-button"' not in page
+
+    done_shifts(team, trainee, primary, n=3)
+    done_shifts(team, trainee, primary, kind=ShadowShift.Kind.REVERSE_SHADOW, n=2)
+    for title in ["Laptop and VPN", "Escalation policy", "Payments API error rate high"]:
+        tick_item(item=item(onboarding, title), by=trainee)
+    client.post(url("sign_off", onboarding.pk, item(onboarding, "Escalation policy").pk))
+    assert 'id="clear-button"' in client.get(onboarding.get_absolute_url()).content.decode()
+
+    client.post(url("clear", onboarding.pk))
+
+    onboarding.refresh_from_db()
+    assert onboarding.state == Onboarding.State.CLEARED
+    assert onboarding.cleared_by == lead
+    page = client.get(onboarding.get_absolute_url()).content.decode()
+    assert "Cleared for on-call by lead" in page
+
+    client.post(url("reopen", onboarding.pk))
+    onboarding.refresh_from_db()
+    assert onboarding.state == Onboarding.State.READY
+    assert onboarding.cleared_at is None
+
+
+def test_it_starts_an_onboarding_from_the_form(client_for, lead, trainee, primary, team):
+    template = make_template(team)
+    client = client_for(lead)
+    assert client.get(url("start", team.slug)).status_code == 200
+    target = (timezone.localdate() + timedelta(days=30)).isoformat()
+    response = client.post(
+        url("start", team.slug),
+        {
+            "engineer": trainee.pk,
+            "template": template.pk,
+            "mentor": primary.pk,
+            "target_date": target,
+        },
+    )
+    onboarding = Onboarding.objects.get(engineer=trainee)
+    assert response["Location"] == onboarding.get_absolute_url()
+    assert (onboarding.mentor, onboarding.lead) == (primary, lead)
+    assert onboarding.target_date.isoformat() == target
+    assert onboarding.items.count() == template.items.count()
+
+
+def test_it_shows_start_form_errors_next_to_the_fields(client_for, lead, trainee, team, outsider):
+    template = make_template(team)
+    start(trainee, team, template, lead)
+    response = client_for(lead).post(
+        url("start", team.slug),
+        {"engineer": trainee.pk, "template": template.pk, "mentor": trainee.pk},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "already has an onboarding in progress" in page
+    assert "Pick someone other than the engineer" in page
+    # Someone outside the team is not a choice.
+    response = client_for(lead).post(
+        url("start", team.slug), {"engineer": outsider.pk, "template": template.pk}
+    )
+    assert "Select a valid choice" in response.content.decode()
+
+
+# -- reading runbooks --------------------------------------------------------------------
+
+
+def test_it_marks_a_runbook_read_from_the_runbook_page(client_for, trainee, onboarding, runbook):
+    client = client_for(trainee)
+    page = client.get(runbook.get_absolute_url()).content.decode()
+    assert "Mark as read (revision 1)" in page
+    assert url("mark_read", runbook.pk) in page
+
+    response = client.post(url("mark_read", runbook.pk), {"next": runbook.get_absolute_url()})
+
+    assert response["Location"] == runbook.get_absolute_url()
+    read = item(onboarding, runbook.title)
+    assert read.revision_read_id == runbook.current_revision_id
+    page = client.get(runbook.get_absolute_url()).content.decode()
+    assert "You read revision 1, the current one." in page
+
+
+def test_it_shows_the_runbook_card_only_to_someone_with_it_on_their_checklist(
+    client_for, primary, runbook, onboarding
+):
+    page = client_for(primary).get(runbook.get_absolute_url()).content.decode()
+    assert "Mark as read" not in page
+    assert client_for(primary).post(url("mark_read", runbook.pk)).status_code == 404
+
+
+def test_it_reopens_a_changed_runbook_with_a_link_to_the_diff(
+    client_for, trainee, onboarding, runbook
+):
+    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    new_revision(runbook, "# Second\n\nNew step.\n")
+    client = client_for(trainee)
+
+    page = client.get("/").content.decode()
+
+    diff = reverse("runbooks:diff", args=[runbook.slug]) + "?from=1&amp;to=2"
+    assert "changed since you read it" in page
+    assert diff in page
+    assert "Mark as read (revision 2)" in page
+    assert onboarding.activities.filter(verb=Activity.Verb.REREAD_NEEDED).count() == 1
+    runbook_page = client.get(runbook.get_absolute_url()).content.decode()
+    assert "You read revision 1; it is now revision 2." in runbook_page
+    assert diff in runbook_page
+
+
+# -- the dashboard -----------------------------------------------------------------------
+
+
+def test_it_shows_each_onboarding_on_the_dashboard(
+    client_for, lead, trainee, other_trainee, primary, onboarding, team
+):
+    theirs = start(other_trainee, team, make_template(team), lead)
+    theirs.target_date = timezone.localdate() - timedelta(days=2)
+    theirs.save(update_fields=["target_date"])
+    Onboarding.objects.filter(pk=theirs.pk).update(
+        last_activity_at=timezone.now() - timedelta(days=8)
+    )
+    done_shifts(team, trainee, primary, n=2)
+
+    response = client_for(lead).get(url("dashboard", team.slug))
+
+    page = response.content.decode()
+    assert page.count('<progress value="') == 2
+    assert "2/3" in page
+    assert "stalled" in page
+    assert "overdue" in page
+    assert '<svg class="chart"' in page
+    assert 'role="img"' in page
+
+
+def test_it_sorts_the_dashboard(client_for, lead, team, django_user_model):
+    template = make_template(team)
+    for name in ["carol", "alice", "bob"]:
+        user = make_user(django_user_model, name)
+        Membership.objects.create(user=user, team=team)
+        start(user, team, template, lead)
+    page = client_for(lead).get(url("dashboard", team.slug) + "?sort=-name").content.decode()
+    assert page.index(">carol<") < page.index(">bob<") < page.index(">alice<")
+    assert 'aria-sort="descending"' in page
+
+
+def test_it_exports_the_dashboard_as_csv(client_for, lead, trainee, onboarding, team):
+    tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
+    response = client_for(lead).get(url("dashboard_csv", team.slug))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 1
+    assert rows[0]["engineer"] == "trainee"
+    assert rows[0]["state"] == "in_progress"
+    assert rows[0]["required_done"] == "1"
+    assert rows[0]["shadow_required"] == "3"
+    assert "0 of 3 shadow shifts" in rows[0]["missing"]
+
+
+def test_it_brings_stored_states_in_line_on_the_dashboard(
+    client_for, lead, trainee, primary, onboarding, team, runbook
+):
+    done_shifts(team, trainee, primary, n=3)
+    done_shifts(team, trainee, primary, kind=ShadowShift.Kind.REVERSE_SHADOW, n=2)
+    for title in ["Laptop and VPN", "Escalation policy", "Payments API error rate high"]:
+        tick_item(item=item(onboarding, title), by=trainee)
+    escalation = item(onboarding, "Escalation policy")
+    client = client_for(lead)
+    client.post(url("sign_off", onboarding.pk, escalation.pk))
+    onboarding.refresh_from_db()
+    assert onboarding.state == Onboarding.State.READY
+    # The runbook changes behind everyone's back: the dashboard notices.
+    new_revision(runbook, "# Changed\n")
+    client.get(url("dashboard", team.slug))
+    onboarding.refresh_from_db()
+    assert onboarding.state == Onboarding.State.IN_PROGRESS
+
+
+def test_it_draws_the_dashboard_in_a_fixed_number_of_queries(
+    client_for, lead, team, django_user_model, django_assert_max_num_queries, runbook
+):
+    """200 onboardings of 40 items each: the page's queries do not grow with the rows."""
+    template = ChecklistTemplate.objects.create(team=team, name="Forty items")
+    kinds = [Kind.TASK, Kind.ACCESS_CHECK, Kind.DRILL, Kind.READ_RUNBOOK, Kind.SHADOW_SHIFT]
+    TemplateItem.objects.bulk_create(
+        TemplateItem(
+            template=template,
+            section=f"Section {n // 10}",
+            title=f"Item {n}",
+            kind=kinds[n % len(kinds)],
+            runbook=runbook if kinds[n % len(kinds)] == Kind.READ_RUNBOOK else None,
+            needs_signoff=n % 7 == 0,
+            order=n,
+        )
+        for n in range(40)
+    )
+    template_items = list(template.items.all())
+    users = django_user_model.objects.bulk_create(
+        django_user_model(username=f"engineer{n:03}") for n in range(200)
+    )
+    Membership.objects.bulk_create(Membership(user=u, team=team) for u in users)
+    onboardings = Onboarding.objects.bulk_create(
+        Onboarding(engineer=u, team=team, template=template, lead=lead) for u in users
+    )
+    now = timezone.now()
+    ItemProgress.objects.bulk_create(
+        ItemProgress(
+            onboarding=o,
+            template_item=t,
+            section=t.section,
+            title=t.title,
+            kind=t.kind,
+            runbook_id=t.runbook_id,
+            needs_signoff=t.needs_signoff,
+            order=t.order,
+            done_at=now if (i + t.order) % 3 == 0 else None,
+            revision_read_id=runbook.current_revision_id if (i + t.order) % 2 == 0 else None,
+        )
+        for i, o in enumerate(onboardings)
+        for t in template_items
+    )
+    client = client_for(lead)
+
+    with django_assert_max_num_queries(10):
+        response = client.get(url("dashboard", team.slug))
+
+    assert response.status_code == 200
+    assert response.content.decode().count('<progress value="') == 200
+    # Second look: states were brought in line once, the count holds.
+    with django_assert_max_num_queries(10):
+        client.get(url("dashboard", team.slug) + "?sort=progress")
+
+
+# -- templates ---------------------------------------------------------------------------
+
+
+def test_it_lets_a_lead_create_and_edit_a_template_in_the_app(client_for, lead, team, runbook):
+    client = client_for(lead)
+    response = client.post(
+        url("template_create"), {"name": "Night shift readiness", "team": team.pk}
+    )
+    template = ChecklistTemplate.objects.get(name="Night shift readiness")
+    assert response["Location"] == url("template_edit", template.pk)
+    assert template.created_by == lead
+
+    response = client.post(
+        url("template_item_create", template.pk),
+        {
+            "section": "Knowledge",
+            "title": "Read the error-rate runbook",
+            "kind": Kind.READ_RUNBOOK,
+            "count": 1,
+            "order": 10,
+            "required": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "Pick the runbook to read." in response.content.decode()
+
+    client.post(
+        url("template_item_create", template.pk),
+        {
+            "section": "Knowledge",
+            "title": "Read the error-rate runbook",
+            "kind": Kind.READ_RUNBOOK,
+            "runbook": runbook.pk,
+            "count": 1,
+            "order": 10,
+            "required": "on",
+        },
+    )
+    added = template.items.get()
+    assert added.runbook == runbook
+
+    client.post(
+        url("template_item_edit", template.pk, added.pk),
+        {
+            "section": "Knowledge",
+            "title": "Read it twice",
+            "kind": Kind.READ_RUNBOOK,
+            "runbook": runbook.pk,
+            "count": 1,
+            "order": 10,
+        },
+    )
+    added.refresh_from_db()
+    assert added.title == "Read it twice" and not added.required
+    client.post(url("template_item_delete", template.pk, added.pk))
+    assert not template.items.exists()
+
+
+def test_it_copies_the_shipped_default_template_for_a_team(client_for, lead, team):
+    default = ChecklistTemplate.objects.get(team=None, name="Service on-call readiness")
+    assert default.items.count() == 11
+    client = client_for(lead)
+    assert "Service on-call readiness" in client.get(url("templates")).content.decode()
+    # A lead cannot edit the shared default, only copy it.
+    assert client.get(url("template_item_create", default.pk)).status_code == 404
+
+    response = client.post(url("template_copy", default.pk))
+
+    copy = ChecklistTemplate.objects.exclude(pk=default.pk).get()
+    assert response["Location"] == url("template_edit", copy.pk)
+    assert copy.team == team
+    assert list(copy.items.values_list("title", "count")) == list(
+        default.items.values_list("title", "count")
+    )
+    shadow = default.items.get(kind=Kind.SHADOW_SHIFT)
+    assert shadow.count == 3
+    assert default.items.get(kind=Kind.REVERSE_SHADOW_SHIFT).count == 2
+
+
+def test_it_hides_another_teams_templates(client_for, outsider, team):
+    template = make_template(team)
+    assert client_for(outsider).get(url("template_edit", template.pk)).status_code == 404
+    assert client_for(outsider).post(url("template_copy", template.pk)).status_code == 404
