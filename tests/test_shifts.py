@@ -4,6 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -288,9 +289,7 @@ def test_it_names_the_clashing_shift_of_the_primary(
     assert ShadowShift.objects.count() == 1
 
 
-def test_it_allows_back_to_back_and_over_cancelled_shifts(
-    client_for, lead, trainee, primary, team
-):
+def test_it_allows_back_to_back_and_over_cancelled_shifts(client_for, lead, trainee, primary, team):
     make_shift(team, trainee, primary, datetime(2026, 12, 7, 8, tzinfo=UTC))  # ends 16:00 UTC
     cancelled = make_shift(team, trainee, primary, datetime(2026, 12, 7, 0, tzinfo=UTC))
     cancelled.cancel()
@@ -607,8 +606,25 @@ def test_it_draws_the_calendar_in_a_fixed_number_of_queries(
         person = make_user(django_user_model, f"person{n}")
         Membership.objects.create(user=person, team=team)
         make_shift(team, person, primary if n % 2 else trainee, start + timedelta(hours=9 * n))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(9):
         response = client.get(url)
     assert sum(len(d.blocks) for d in response.context["cal"]["days"]) >= 30
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         client.get(url, headers={"HX-Request": "true", "HX-Target": "calendar"})
+
+
+# Demo data ---------------------------------------------------------------
+
+
+def test_it_seeds_demo_shifts_once(db):
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    shifts = list(ShadowShift.objects.filter(trainee__username="trainee").order_by("starts_at"))
+    now = timezone.now()
+    past = [s for s in shifts if s.ends_at < now]
+    future = [s for s in shifts if s.starts_at > now]
+    assert len(past) == 2 and {s.state for s in past} == {ShadowShift.State.DONE}
+    assert sum(1 for s in past if s.debriefed_at) == 1
+    assert [s.kind for s in future] == ["shadow"] * 3 + ["reverse_shadow"]
+    assert {s.primary.username for s in shifts} == {"primary"}
+    assert all(9 <= s.starts_at.astimezone(TOKYO).hour <= 10 for s in shifts)

@@ -65,10 +65,12 @@ class ShiftTimesForm(forms.Form):
         label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
     )
     start_time = forms.TimeField(
-        label=gettext_lazy("Starts at"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        label=gettext_lazy("Starts at"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     end_time = forms.TimeField(
-        label=gettext_lazy("Ends at"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        label=gettext_lazy("Ends at"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     ends_on = forms.DateField(
         label=gettext_lazy("Ends on"),
