@@ -2,6 +2,7 @@ import difflib
 from collections import Counter
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,6 +16,7 @@ from oncall.teams.models import Team
 
 PAGE_SIZE = 100
 TAG_CHOICES = 40
+FILTER_CHOICES_KEY = "runbooks:filter-choices"
 
 
 def _get_runbook_for_user(request: HttpRequest, slug: str) -> Runbook:
@@ -34,14 +36,30 @@ def _with_tag(runbooks: QuerySet, tag: str) -> QuerySet:
     )
 
 
-def _filter_choices() -> tuple[list[Team], list[str]]:
-    teams = list(Team.objects.filter(runbooks__archived=False).distinct().order_by("name"))
+def _filter_choices() -> tuple[list[tuple[str, str]], list[str]]:
+    """Teams [(slug, name)] and the most used tags, for the search filters.
+
+    Reading every runbook's tags is the costly part with thousands of
+    runbooks, so the answer is cached for a minute: a new tag showing up in
+    the filter a little late harms nobody.
+    """
+    cached = cache.get(FILTER_CHOICES_KEY)
+    if cached is not None:
+        return cached
+    teams = list(
+        Team.objects.filter(runbooks__archived=False)
+        .distinct()
+        .order_by("name")
+        .values_list("slug", "name")
+    )
     counts = Counter(
         tag.lower()
         for tags in Runbook.objects.filter(archived=False).values_list("tags", flat=True)
         for tag in tags
     )
-    return teams, sorted(tag for tag, _n in counts.most_common(TAG_CHOICES))
+    choices = (teams, sorted(tag for tag, _n in counts.most_common(TAG_CHOICES)))
+    cache.set(FILTER_CHOICES_KEY, choices, 60)
+    return choices
 
 
 @login_required
