@@ -556,7 +556,7 @@ def test_it_draws_the_week_and_marks_today(client_for, teammate, trainee, primar
     response = client_for(teammate).get(reverse("shifts:index") + "?view=week&date=2026-12-09")
     days = response.context["cal"]["days"]
     assert [d.date.isoformat() for d in days][0] == "2026-12-07"
-    assert days[0].blocks[0].shift == shift
+    assert days[0].blocks[0].card.pk == shift.pk
     assert days[0].blocks[0].top == pytest.approx(100 * 9 / 24, abs=0.01)
     # The overnight shift is cut at local midnight: two blocks on two days.
     assert days[2].blocks[0].continues_after and days[3].blocks[0].continues_before

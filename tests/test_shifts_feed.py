@@ -160,3 +160,15 @@ def test_it_reads_the_feed_in_a_fixed_number_of_queries(
 def test_it_drops_shifts_long_past(client, team, trainee, primary):
     make_shift(team, trainee, primary, datetime(2020, 1, 6, 0, tzinfo=UTC))
     assert events_by_uid(client.get(feed_url(trainee)).content) == {}
+
+
+def test_it_shows_a_renamed_person_at_once(client, team, trainee, primary, soon):
+    shift = make_shift(team, trainee, primary, soon)
+    uid = f"shift-{shift.uid}@oncall"
+    assert (
+        "shadows primary" in events_by_uid(client.get(feed_url(trainee)).content)[uid].summary.value
+    )
+    primary.first_name, primary.last_name = "Priya", "Raman"
+    primary.save()
+    summary = events_by_uid(client.get(feed_url(trainee)).content)[uid].summary.value
+    assert summary == "Shadow shift: trainee shadows Priya Raman"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.urls import reverse
 from django.utils import dateformat
 
 from oncall.shifts.models import ShadowShift
@@ -71,13 +72,41 @@ def step(view: str, anchor: date, direction: int) -> date:
     return anchor + timedelta(days=7 * direction)
 
 
+@dataclass(frozen=True)
+class Card:
+    """What the calendar prints about one shift, worked out once per shift."""
+
+    pk: int
+    url: str
+    kind: str
+    kind_label: str
+    is_done: bool
+    trainee: str
+    primary: str
+    starts: datetime  # local
+    ends: datetime  # local
+
+    @property
+    def start_text(self) -> str:
+        return f"{self.starts:%H:%M}"
+
+    @property
+    def end_text(self) -> str:
+        return f"{self.ends:%H:%M}"
+
+    @property
+    def span_text(self) -> str:
+        """``09:00–17:00 JST`` (both abbreviations when a DST change falls inside)."""
+        if self.starts.tzname() == self.ends.tzname():
+            return f"{self.starts:%H:%M}\u2013{self.ends:%H:%M} {self.ends.tzname()}"
+        return f"{self.starts:%H:%M} {self.starts.tzname()}\u2013{self.ends:%H:%M} {self.ends.tzname()}"
+
+
 @dataclass
 class Block:
     """The part of one shift that falls on one local day."""
 
-    shift: ShadowShift
-    starts: datetime  # local
-    ends: datetime  # local
+    card: Card
     top: float  # percent of the day
     height: float
     continues_before: bool
@@ -110,8 +139,29 @@ class Day:
         return max(0, len(self.blocks) - MONTH_CHIPS)
 
 
+ROW_FIELDS = (
+    "pk",
+    "kind",
+    "state",
+    "starts_at",
+    "ends_at",
+    "trainee_id",
+    "trainee__first_name",
+    "trainee__last_name",
+    "trainee__username",
+    "primary_id",
+    "primary__first_name",
+    "primary__last_name",
+    "primary__username",
+)
+
+
 def shifts_between(team_id: int, first: date, end: date, tz: ZoneInfo):
-    """One query: the team's shifts (not cancelled) overlapping the shown days."""
+    """One query: the team's shifts (not cancelled) overlapping the shown days.
+
+    Rows, not model instances: a month of a big team is hundreds of shifts,
+    and the grid needs a dozen columns of each.
+    """
     return (
         ShadowShift.objects.filter(
             team_id=team_id,
@@ -119,23 +169,14 @@ def shifts_between(team_id: int, first: date, end: date, tz: ZoneInfo):
             ends_at__gt=local_midnight(first, tz),
         )
         .exclude(state=ShadowShift.State.CANCELLED)
-        .select_related("trainee", "primary")
-        .only(
-            "pk",
-            "kind",
-            "state",
-            "starts_at",
-            "ends_at",
-            "debriefed_at",
-            "trainee__username",
-            "trainee__first_name",
-            "trainee__last_name",
-            "primary__username",
-            "primary__first_name",
-            "primary__last_name",
-        )
         .order_by("starts_at", "pk")
+        .values_list(*ROW_FIELDS, named=True)
     )
+
+
+def display_name(first_name: str, last_name: str, username: str) -> str:
+    """``person_name`` from columns: the full name, else the username."""
+    return f"{first_name} {last_name}".strip() or username
 
 
 def build_days(
@@ -143,45 +184,66 @@ def build_days(
 ) -> tuple[list[Day], date, date]:
     """Lay shifts out on the days of a week or month grid.
 
-    1. The grid spans whole weeks (Monday first) around ``anchor``.
+    1. The grid spans whole weeks (Monday first) around ``anchor``; each day's
+       start and end instants are worked out once.
     2. Each shift is cut at local midnights into one block per day it touches;
        a block's top and height are fractions of that day's real length (23 or
        25 hours on a DST day), so positions stay true.
     3. Blocks that overlap on one day get side-by-side lanes.
     """
     first, end = grid_range(view, anchor)
-    days = {}
-    cursor = first
-    while cursor < end:
-        in_month = view != MONTH or cursor.month == anchor.month
-        days[cursor] = Day(date=cursor, is_today=cursor == today, in_month=in_month)
-        cursor += timedelta(days=1)
+    count = (end - first).days
+    dates = [first + timedelta(days=n) for n in range(count)]
+    midnights = [local_midnight(d, tz) for d in [*dates, end]]
+    days = [
+        Day(date=d, is_today=d == today, in_month=view != MONTH or d.month == anchor.month)
+        for d in dates
+    ]
+    url_of = detail_url_maker()
+    labels = {value: str(label) for value, label in ShadowShift.Kind.choices}
     for shift in shifts:
-        local_start = shift.starts_at.astimezone(tz)
-        local_end = shift.ends_at.astimezone(tz)
-        day = max(local_start.date(), first)
-        while day < end and local_midnight(day, tz) < shift.ends_at:
-            day_start, day_end = local_midnight(day, tz), local_midnight(day + timedelta(1), tz)
+        card = Card(
+            pk=shift.pk,
+            url=url_of(shift.pk),
+            kind=shift.kind,
+            kind_label=labels.get(shift.kind, shift.kind),
+            is_done=shift.state == ShadowShift.State.DONE,
+            trainee=display_name(
+                shift.trainee__first_name, shift.trainee__last_name, shift.trainee__username
+            ),
+            primary=display_name(
+                shift.primary__first_name, shift.primary__last_name, shift.primary__username
+            ),
+            starts=shift.starts_at.astimezone(tz),
+            ends=shift.ends_at.astimezone(tz),
+        )
+        index = max(0, (card.starts.date() - first).days)
+        while index < count and midnights[index] < shift.ends_at:
+            day_start, day_end = midnights[index], midnights[index + 1]
             piece_start, piece_end = max(shift.starts_at, day_start), min(shift.ends_at, day_end)
             if piece_start < piece_end:
                 length = (day_end - day_start).total_seconds()
-                top = (piece_start - day_start).total_seconds() / length
-                height = (piece_end - piece_start).total_seconds() / length
-                days[day].blocks.append(
+                days[index].blocks.append(
                     Block(
-                        shift=shift,
-                        starts=local_start,
-                        ends=local_end,
-                        top=round(100 * top, 3),
-                        height=round(100 * height, 3),
+                        card=card,
+                        top=round(100 * (piece_start - day_start).total_seconds() / length, 3),
+                        height=round(100 * (piece_end - piece_start).total_seconds() / length, 3),
                         continues_before=shift.starts_at < day_start,
                         continues_after=shift.ends_at > day_end,
                     )
                 )
-            day += timedelta(days=1)
-    for day in days.values():
+            index += 1
+    for day in days:
         _assign_lanes(day.blocks)
-    return list(days.values()), first, end
+    return days, first, end
+
+
+def detail_url_maker():
+    """``pk -> /shifts/<pk>/`` with one ``reverse()`` for a whole grid (it costs
+    tens of microseconds a call, and a month of a big team shows hundreds)."""
+    sample = reverse("shifts:detail", args=[987654321])
+    head, tail = sample.split("987654321")
+    return lambda pk: f"{head}{pk}{tail}"
 
 
 def _assign_lanes(blocks: list[Block]) -> None:
