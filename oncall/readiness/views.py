@@ -305,11 +305,18 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "stalled": sum(row.stalled for row in rows),
         "overdue": sum(row.overdue for row in rows),
         "own_onboarding": own[0] if own else None,
+        # Translated once for 200 rows.
+        "labels": {
+            "sign_off": _("to sign off"),
+            "reread": _("to re-read"),
+            "stalled": _("stalled"),
+            "overdue": _("overdue"),
+        },
         "columns": [
             ("name", _("Engineer")),
             ("progress", _("Progress")),
             ("left", _("Required left")),
-            ("activity", _("Last activity")),
+            ("activity", _("Days idle")),
             ("target", _("Target date")),
             ("state", _("State")),
         ],
