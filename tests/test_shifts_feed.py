@@ -172,3 +172,8 @@ def test_it_shows_a_renamed_person_at_once(client, team, trainee, primary, soon)
     primary.save()
     summary = events_by_uid(client.get(feed_url(trainee)).content)[uid].summary.value
     assert summary == "Shadow shift: trainee shadows Priya Raman"
+
+
+def test_it_answers_head_and_refuses_post(client, trainee):
+    assert client.head(feed_url(trainee)).status_code == 200
+    assert client.post(feed_url(trainee)).status_code == 405

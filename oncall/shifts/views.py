@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from oncall.shifts import calendar, feeds
@@ -291,7 +291,7 @@ def _feed_response(body: bytes, filename: str) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe
 @never_cache
 def feed(request: HttpRequest, token: str) -> HttpResponse:
     """A person's shifts as iCalendar; the token in the URL is the only key."""
@@ -304,7 +304,7 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe
 @never_cache
 def feed_team(request: HttpRequest, token: str, slug: str) -> HttpResponse:
     """A team's shifts as iCalendar, for a lead of that team (by their own token)."""

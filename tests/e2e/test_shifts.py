@@ -36,6 +36,20 @@ def test_lead_schedules_a_series_and_the_trainee_sees_it(
     expect(page.locator(".messages")).to_contain_text("Scheduled 10 shifts for trainee")
     assert ShadowShift.objects.filter(trainee=trainee).count() == 10
 
+    # Then a reverse-shadow week right after the two shadow weeks.
+    page.goto(f"{live_server.url}/shifts/new/")
+    page.select_option("select[name=trainee]", label="trainee")
+    page.select_option("select[name=primary]", label="primary")
+    page.check("input[name=kind][value=reverse_shadow]")
+    page.fill("input[name=starts_on]", (monday + timedelta(days=14)).isoformat())
+    page.fill("input[name=start_time]", "09:00")
+    page.fill("input[name=end_time]", "17:00")
+    page.select_option("select[name=repeat]", "weekdays")
+    page.fill("input[name=weeks]", "1")
+    page.click("button[type=submit]:has-text('Schedule')")
+    expect(page.locator(".messages")).to_contain_text("Scheduled 5 shifts for trainee")
+    expect(page.locator(".week .shift-block--reverse_shadow")).to_have_count(5)
+
     # The trainee: the week of the first shift, then the next week through htmx.
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     trainee_page = context.new_page()
