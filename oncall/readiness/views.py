@@ -149,6 +149,7 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
         "result": result,
         "sections": sections,
         "next_steps": result.next_steps(3),
+        "awaiting": [s for s in result.statuses.values() if s.awaiting_signoff],
         "viewer_is_engineer": onboarding.engineer_id == request.user.pk,
         "viewer_is_lead": viewer_is_lead,
         "can_clear": viewer_is_lead
