@@ -628,3 +628,29 @@ def test_it_seeds_demo_shifts_once(db):
     assert [s.kind for s in future] == ["shadow"] * 3 + ["reverse_shadow"]
     assert {s.primary.username for s in shifts} == {"primary"}
     assert all(9 <= s.starts_at.astimezone(TOKYO).hour <= 10 for s in shifts)
+
+
+def test_it_keeps_dst_checks_when_editing(client_for, lead, trainee, primary, team):
+    shift = make_shift(team, trainee, primary, datetime(2026, 3, 2, 14, tzinfo=UTC))
+    data = {
+        "trainee": trainee.pk,
+        "primary": primary.pk,
+        "kind": "shadow",
+        "time_zone": "America/New_York",
+        "starts_on": "2026-03-08",
+        "start_time": "02:15",
+        "end_time": "09:00",
+    }
+    response = client_for(lead).post(reverse("shifts:edit", args=[shift.pk]), data)
+    assert response.status_code == 422
+    assert "does not exist" in response.context["form"].errors["start_time"][0]
+    assert b'name="scope"' not in response.content  # a single shift has no series to apply to
+    shift.refresh_from_db()
+    assert shift.sequence == 0 and shift.starts_at == datetime(2026, 3, 2, 14, tzinfo=UTC)
+
+
+def test_it_does_not_edit_a_cancelled_shift(client_for, lead, upcoming):
+    upcoming.cancel()
+    response = client_for(lead).get(reverse("shifts:edit", args=[upcoming.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == upcoming.get_absolute_url()
