@@ -66,7 +66,7 @@ def test_lead_schedules_a_series_and_the_trainee_sees_it(
     trainee_page.click("#calendar .segmented a:has-text('Month')")
     expect(trainee_page.locator(".month")).to_be_visible()
     trainee_page.locator(".month .shift-chip").first.click()
-    expect(trainee_page.locator("h1")).to_have_text("Shadow")
+    expect(trainee_page.locator("h1")).to_have_text("Shadow shift")
     expect(trainee_page.locator(".shift-summary")).to_contain_text("09:00–17:00 JST")
     context.close()
     assert errors == [], errors
