@@ -654,3 +654,26 @@ def test_it_does_not_edit_a_cancelled_shift(client_for, lead, upcoming):
     response = client_for(lead).get(reverse("shifts:edit", args=[upcoming.pk]))
     assert response.status_code == 302
     assert response["Location"] == upcoming.get_absolute_url()
+
+
+def test_it_bumps_the_sequence_when_staff_edit_in_admin(client_for, staff, upcoming):
+    url = reverse("admin:shifts_shadowshift_change", args=[upcoming.pk])
+    data = {
+        "team": upcoming.team_id,
+        "trainee": upcoming.trainee_id,
+        "primary": upcoming.primary_id,
+        "kind": "shadow",
+        "starts_at_0": "2026-12-07",
+        "starts_at_1": "01:00:00",
+        "ends_at_0": "2026-12-07",
+        "ends_at_1": "09:00:00",
+        "time_zone": "Asia/Tokyo",
+        "state": "scheduled",
+        "debriefed_at_0": "",
+        "debriefed_at_1": "",
+    }
+    response = client_for(staff).post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    upcoming.refresh_from_db()
+    assert upcoming.starts_at == datetime(2026, 12, 7, 1, tzinfo=UTC)
+    assert upcoming.sequence == 1

@@ -109,3 +109,15 @@ def test_it_names_the_zone_and_both_abbreviations_across_a_change():
         format_span(utc(2026, 12, 7, 22), utc(2026, 12, 8, 6), LONDON)
         == "Mon 7 Dec, 22:00 \u2013 Tue 8 Dec 2026, 06:00 GMT"
     )
+
+
+def test_it_marks_now_in_todays_column_only():
+    days, _first, _end = build_days(
+        shifts=[],
+        view=WEEK,
+        anchor=date(2026, 12, 8),
+        tz=TOKYO,
+        today=date(2026, 12, 8),
+        now=utc(2026, 12, 8, 3),  # 12:00 in Tokyo
+    )
+    assert [d.now_top for d in days] == [None, 50.0, None, None, None, None, None]

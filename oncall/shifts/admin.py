@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils import timezone
 
 from oncall.shifts.models import ShadowShift
 
@@ -12,3 +13,11 @@ class ShadowShiftAdmin(admin.ModelAdmin):
     raw_id_fields = ["trainee", "primary", "created_by"]
     filter_horizontal = ["debrief_runbooks"]
     readonly_fields = ["uid", "series", "sequence", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        # An edit here is a change like any other: subscribed calendars only
+        # take it when the event's SEQUENCE goes up.
+        if change and form.changed_data:
+            obj.sequence += 1
+            obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)

@@ -129,6 +129,7 @@ class Day:
     is_today: bool
     in_month: bool
     blocks: list[Block] = field(default_factory=list)
+    now_top: float | None = None  # where "now" falls in today's column, in percent
 
     @property
     def chips(self) -> list[Block]:
@@ -180,7 +181,7 @@ def display_name(first_name: str, last_name: str, username: str) -> str:
 
 
 def build_days(
-    *, shifts, view: str, anchor: date, tz: ZoneInfo, today: date
+    *, shifts, view: str, anchor: date, tz: ZoneInfo, today: date, now: datetime | None = None
 ) -> tuple[list[Day], date, date]:
     """Lay shifts out on the days of a week or month grid.
 
@@ -233,8 +234,11 @@ def build_days(
                     )
                 )
             index += 1
-    for day in days:
+    for index, day in enumerate(days):
         _assign_lanes(day.blocks)
+        if now is not None and midnights[index] <= now < midnights[index + 1]:
+            length = (midnights[index + 1] - midnights[index]).total_seconds()
+            day.now_top = round(100 * (now - midnights[index]).total_seconds() / length, 3)
     return days, first, end
 
 

@@ -71,6 +71,7 @@ def index(request: HttpRequest) -> HttpResponse:
             anchor=anchor,
             tz=tz,
             today=today,
+            now=now,
         )
         cal = {
             "team": team,
