@@ -677,3 +677,10 @@ def test_it_bumps_the_sequence_when_staff_edit_in_admin(client_for, staff, upcom
     upcoming.refresh_from_db()
     assert upcoming.starts_at == datetime(2026, 12, 7, 1, tzinfo=UTC)
     assert upcoming.sequence == 1
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", "2026-13-01", "yesterday"])
+def test_it_shows_today_for_a_date_it_cannot_draw(client_for, trainee, value):
+    response = client_for(trainee).get(reverse("shifts:index") + f"?view=month&date={value}")
+    assert response.status_code == 200
+    assert response.context["cal"]["anchor"] == timezone.now().astimezone(TOKYO).date()

@@ -42,11 +42,16 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def parse_day(value: str | None, default: date) -> date:
+def parse_day(value: str | None, default: date | None) -> date | None:
+    """A ``?date=`` value, or ``default`` when it is missing, malformed or so far
+    away that a grid around it would run off the calendar (year 1 or 9999)."""
     try:
-        return date.fromisoformat(value) if value else default
+        day = date.fromisoformat(value) if value else default
     except ValueError:
         return default
+    if day is not None and not 1900 <= day.year <= 2999:
+        return default
+    return day
 
 
 def grid_range(view: str, anchor: date) -> tuple[date, date]:
