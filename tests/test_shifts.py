@@ -232,6 +232,8 @@ def test_it_shows_no_fold_choice_for_ordinary_times(client_for, lead, trainee, p
         ({"ends_on": "2026-12-15"}, "ends_on", "at most 7 days"),
         ({"ends_on": "2026-12-07", "end_time": "08:00"}, "end_time", "must end after it starts"),
         ({"start_time": "", "end_time": "25:00"}, "end_time", "valid time"),
+        ({"starts_on": "9999-12-31", "repeat": "daily", "weeks": "2"}, "starts_on", "2999"),
+        ({"ends_on": "0001-01-01"}, "ends_on", "2000"),
     ],
 )
 def test_it_refuses_bad_times(client_for, lead, trainee, primary, overrides, field, message):

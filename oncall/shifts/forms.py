@@ -106,6 +106,18 @@ class ShiftTimesForm(forms.Form):
     def excluded_shift_ids(self) -> list[int]:
         return []
 
+    def _clean_day(self, name: str):
+        day = self.cleaned_data.get(name)
+        if day is not None and not 2000 <= day.year <= 2999:
+            raise forms.ValidationError(_("Pick a date between the years 2000 and 2999."))
+        return day
+
+    def clean_starts_on(self):
+        return self._clean_day("starts_on")
+
+    def clean_ends_on(self):
+        return self._clean_day("ends_on")
+
     def end_days(self, data: dict) -> int | None:
         if data.get("ends_on") is None:
             return None
