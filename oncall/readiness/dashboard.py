@@ -7,7 +7,9 @@ from functools import cached_property
 
 from django.db.models import Case, Value, When
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness import gate
@@ -119,7 +121,9 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
             kind: shift_counts.get((onboarding.engineer_id, kind), 0)
             for kind in ShadowShift.Kind.values
         }
-        result = gate.evaluate(onboarding, facts=facts.get(onboarding.pk, []), shift_counts=counts)
+        result = gate.evaluate(
+            onboarding, facts=facts.get(onboarding.pk, []), shift_counts=counts, with_statuses=False
+        )
         if onboarding.state != Onboarding.State.CLEARED:
             wanted = Onboarding.State.READY if result.passed else Onboarding.State.IN_PROGRESS
             if onboarding.state != wanted:
@@ -140,6 +144,74 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     key = sort.removeprefix("-")
     rows.sort(key=SORTS.get(key, SORTS["state"]), reverse=sort.startswith("-"))
     return rows
+
+
+ROW_HTML = (
+    '<tr class="{css}">'
+    '<td><a href="{url}">{name}</a></td>'
+    '<td class="cell-progress"><progress value="{percent}" max="100" aria-label="{name}">'
+    '{percent}%</progress> <span class="small">{percent}%</span></td>'
+    '<td title="{explanation}">{left}{signoff}{reread}</td>'
+    "<td>{shadow}</td><td>{reverse}</td>"
+    "<td>{idle}{stalled}</td>"
+    "<td>{target}</td>"
+    '<td><span class="badge badge--{state}">{state_label}</span></td>'
+    "</tr>"
+)
+
+
+def table_rows(rows: list[Row]) -> list[SafeString]:
+    """The dashboard's table rows as HTML, every value escaped by format_html."""
+    labels = {
+        "sign_off": _("to sign off"),
+        "reread": _("to re-read"),
+        "stalled": _("stalled"),
+        "overdue": _("overdue"),
+    }
+    out = []
+    for row in rows:
+        r, o = row.result, row.onboarding
+        stalled, overdue = row.stalled, row.overdue
+        if o.target_date is not None:
+            target = format_html(
+                '<time datetime="{}">{}</time>{}',
+                o.target_date.isoformat(),
+                formats.date_format(o.target_date, "M j"),
+                _badge("danger", labels["overdue"]) if overdue else "",
+            )
+        else:
+            target = mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
+        out.append(
+            format_html(
+                ROW_HTML,
+                css=" ".join(
+                    c for c, on in (("row--stalled", stalled), ("row--overdue", overdue)) if on
+                ),
+                url=row.url,
+                name=row.name,
+                percent=r.percent,
+                explanation=r.explanation,
+                left=r.left,
+                signoff=_badge("info", f"{r.awaiting_signoff} {labels['sign_off']}")
+                if r.awaiting_signoff
+                else "",
+                reread=_badge("warn", f"{r.changed_since_read} {labels['reread']}")
+                if r.changed_since_read
+                else "",
+                shadow=f"{r.shadow_done}/{r.shadow_required}",
+                reverse=f"{r.reverse_done}/{r.reverse_required}",
+                idle=row.idle_days,
+                stalled=_badge("warn", labels["stalled"]) if stalled else "",
+                target=target,
+                state=o.state,
+                state_label=row.state_label,
+            )
+        )
+    return out
+
+
+def _badge(tone: str, text: str) -> SafeString:
+    return format_html(' <span class="badge badge--{}">{}</span>', tone, text)
 
 
 CSV_HEADER = [

@@ -15,7 +15,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oncall.readiness.models import SHIFT_KINDS, ItemProgress, Kind, Onboarding
+from oncall.readiness.models import ItemProgress, Kind, Onboarding
 from oncall.shifts.models import ShadowShift
 
 # Which shadow-shift kind a checklist item counts.
@@ -105,7 +105,7 @@ def facts_of(item: ItemProgress) -> ItemFacts:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemStatus:
     """Where one checklist item stands, as the gate sees it."""
 
@@ -127,7 +127,7 @@ class ItemStatus:
         return not self.done
 
 
-@dataclass
+@dataclass(slots=True)
 class Gap:
     """One required item that holds the gate, in words once asked."""
 
@@ -273,6 +273,7 @@ def evaluate(
     items: Iterable[ItemProgress] | None = None,
     shift_counts: dict[str, int] | None = None,
     facts: Iterable[ItemFacts] | None = None,
+    with_statuses: bool = True,
 ) -> GateResult:
     """Decide whether an onboarding is ready, and say plainly what is missing.
 
@@ -288,6 +289,9 @@ def evaluate(
        each sign-off, so ticking and signing off both move the bar.
     4. The gate passes when every required item is complete. Each required
        item that is not is a gap; ``missing`` and ``explanation`` word them.
+
+    ``with_statuses=False`` skips the per-item statuses (a dashboard row needs
+    only the totals).
     """
     if facts is None:
         if items is None:
@@ -309,56 +313,75 @@ def evaluate(
     statuses = result.statuses
     gaps = result.gaps
 
+    # Plain strings: this loop runs 8,000 times for a dashboard.
+    read_kind, shadow_kind, reverse_kind = (
+        str(Kind.READ_RUNBOOK),
+        str(Kind.SHADOW_SHIFT),
+        str(Kind.REVERSE_SHADOW_SHIFT),
+    )
+    shift_kinds = (shadow_kind, reverse_kind)
+    shifts_of_kind = {
+        str(item_kind): shift_counts.get(shift_kind, 0)
+        for item_kind, shift_kind in SHIFT_KIND_OF_ITEM.items()
+    }
     for item, f in pairs:
-        signed = f.signed
-        status = ItemStatus(item=item, done=False, complete=False)
-        if f.kind in SHIFT_KINDS:
-            shifts = shift_counts.get(SHIFT_KIND_OF_ITEM[f.kind], 0)
-            status.shifts_done = shifts
-            status.done = shifts >= f.count
-            status.steps = max(f.count, 1)
-            status.steps_done = min(shifts, status.steps)
-        elif f.kind == Kind.READ_RUNBOOK and f.runbook_id is not None:
+        kind = f.kind
+        changed = False
+        shifts = 0
+        steps = 1
+        if kind in shift_kinds:
+            shifts = shifts_of_kind[kind]
+            done = shifts >= f.count
+            steps = max(f.count, 1)
+            steps_done = min(shifts, steps)
+        elif kind == read_kind and f.runbook_id is not None:
             current = f.current_revision_id
             if current is None:
                 # A runbook with no revision yet: ticking is all one can do.
-                status.done = f.ticked
+                done = bool(f.ticked)
             else:
-                status.done = f.revision_read_id == current
-                status.changed_since_read = (
-                    f.revision_read_id is not None and f.revision_read_id != current
-                )
-            status.steps_done = int(status.done)
+                done = f.revision_read_id == current
+                changed = f.revision_read_id is not None and not done
+            steps_done = int(done)
         else:
-            status.done = f.ticked
-            status.steps_done = int(status.done)
-        status.complete = status.done and (signed or not f.needs_signoff)
+            done = bool(f.ticked)
+            steps_done = int(done)
+        complete = done and bool(f.signed or not f.needs_signoff)
         if f.needs_signoff:
-            status.steps += 1
-            status.steps_done += int(status.done and signed)
-        statuses[f.pk] = status
+            steps += 1
+            steps_done += int(done and bool(f.signed))
+        if with_statuses:
+            statuses[f.pk] = ItemStatus(
+                item=item,
+                done=done,
+                complete=complete,
+                changed_since_read=changed,
+                shifts_done=shifts,
+                steps=steps,
+                steps_done=steps_done,
+            )
 
         if not f.required:
             continue
         result.total += 1
-        result.steps_total += status.steps
-        result.steps_done += status.steps_done
-        if f.kind == Kind.SHADOW_SHIFT:
-            result.shadow_done += min(status.shifts_done, f.count)
+        result.steps_total += steps
+        result.steps_done += steps_done
+        if kind == shadow_kind:
+            result.shadow_done += min(shifts, f.count)
             result.shadow_required += f.count
-        elif f.kind == Kind.REVERSE_SHADOW_SHIFT:
-            result.reverse_done += min(status.shifts_done, f.count)
+        elif kind == reverse_kind:
+            result.reverse_done += min(shifts, f.count)
             result.reverse_required += f.count
-        if status.complete:
+        if complete:
             result.done += 1
-        elif status.changed_since_read:
+        elif changed:
             result.changed_since_read += 1
             gaps.append(Gap("changed", f))
-        elif not status.done and f.kind in SHIFT_KINDS:
-            gaps.append(Gap("shifts", f, shifts_done=status.shifts_done))
-        elif not status.done and f.kind == Kind.READ_RUNBOOK:
+        elif not done and kind in shift_kinds:
+            gaps.append(Gap("shifts", f, shifts_done=shifts))
+        elif not done and kind == read_kind:
             gaps.append(Gap("unread", f))
-        elif not status.done:
+        elif not done:
             gaps.append(Gap("not_done", f))
         else:
             result.awaiting_signoff += 1

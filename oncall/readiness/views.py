@@ -306,13 +306,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "stalled": sum(row.stalled for row in rows),
         "overdue": sum(row.overdue for row in rows),
         "own_onboarding": own[0] if own else None,
-        # Translated once for 200 rows.
-        "labels": {
-            "sign_off": _("to sign off"),
-            "reread": _("to re-read"),
-            "stalled": _("stalled"),
-            "overdue": _("overdue"),
-        },
+        "table_rows": dashboard.table_rows(rows),
         "columns": [
             ("name", _("Engineer")),
             ("progress", _("Progress")),
