@@ -141,12 +141,13 @@ def test_it_links_a_lead_to_their_own_onboarding_from_the_dashboard(client_for, 
     assert own.get_absolute_url() in response.content.decode()
 
 
-def test_it_welcomes_someone_with_no_onboarding(client_for, primary):
+def test_it_welcomes_someone_with_no_onboarding_and_names_who_to_ask(client_for, primary, lead):
     response = client_for(primary).get("/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "Welcome to oncall" in page
-    assert "Ask your team lead" in page
+    assert "lead, lead of Payments" in page
+    assert "mailto:lead@example.com" in page
 
 
 # -- ticking: htmx and plain -------------------------------------------------------------

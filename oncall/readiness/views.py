@@ -27,7 +27,7 @@ from oncall.readiness.models import (
 from oncall.readiness.progress import ReadinessError
 from oncall.runbooks.models import Runbook
 from oncall.teams.access import is_lead, teams_led_by
-from oncall.teams.models import Team
+from oncall.teams.models import Membership, Team
 
 ACTIVITY_SHOWN = 15
 
@@ -117,7 +117,16 @@ def home(request: HttpRequest) -> HttpResponse:
         .first()
     )
     if onboarding is None:
-        return render(request, "readiness/welcome.html", {})
+        leads = (
+            Membership.objects.filter(
+                role=Membership.Role.LEAD,
+                team__memberships__user=request.user,
+            )
+            .exclude(user=request.user)
+            .select_related("user", "team")
+            .order_by("team__name", "user__username")
+        )
+        return render(request, "readiness/welcome.html", {"leads": leads})
     return _render_onboarding(request, onboarding, is_home=True)
 
 
@@ -307,6 +316,8 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "overdue": sum(row.overdue for row in rows),
         "own_onboarding": own[0] if own else None,
         "table_rows": dashboard.table_rows(rows),
+        "to_clear": [row for row in rows if row.onboarding.state == Onboarding.State.READY][:5],
+        "to_nudge": [row for row in rows if row.stalled or row.overdue][:5],
         "columns": [
             ("name", _("Engineer")),
             ("progress", _("Progress")),
