@@ -556,3 +556,17 @@ def test_it_hides_another_teams_templates(client_for, outsider, team):
     template = make_template(team)
     assert client_for(outsider).get(url("template_edit", template.pk)).status_code == 404
     assert client_for(outsider).post(url("template_copy", template.pk)).status_code == 404
+
+
+def test_it_says_why_a_signoff_was_refused_with_htmx_and_without(client_for, lead, onboarding):
+    escalation = item(onboarding, "Escalation policy")
+    client = client_for(lead)
+    response = client.post(
+        url("sign_off", onboarding.pk, escalation.pk), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert 'role="alert">This item is not done yet' in response.content.decode()
+
+    response = client.post(url("sign_off", onboarding.pk, escalation.pk), follow=True)
+    assert "This item is not done yet" in response.content.decode()
+    assert item(onboarding, "Escalation policy").signed_off_at is None

@@ -178,17 +178,24 @@ def _render_onboarding(
     request: HttpRequest, onboarding: Onboarding, *, is_home: bool = False
 ) -> HttpResponse:
     context = _checklist_context(request, onboarding, is_home=is_home)
-    return render(request, "readiness/onboarding.html", context)
+    # Times on the checklist read in the viewer's own time zone.
+    with timezone.override(request.user.profile.tz):
+        return render(request, "readiness/onboarding.html", context)
 
 
-def _after_change(request: HttpRequest, onboarding: Onboarding) -> HttpResponse:
-    """htmx gets the new checklist; a plain form post goes back where it came from."""
+def _after_change(request: HttpRequest, onboarding: Onboarding, *, error: str = "") -> HttpResponse:
+    """htmx gets the new checklist (with the error, if any, inside it); a plain
+    form post goes back where it came from, the error as a message."""
     default = onboarding.get_absolute_url()
     next_path = _next_url(request, default)
     if request.htmx:
         is_home = next_path == reverse("readiness:home")
         context = _checklist_context(request, onboarding, is_home=is_home)
-        return render(request, "readiness/onboarding.html#checklist", context)
+        context["error"] = error
+        with timezone.override(request.user.profile.tz):
+            return render(request, "readiness/onboarding.html#checklist", context)
+    if error:
+        messages.error(request, error)
     return redirect(next_path)
 
 
@@ -200,6 +207,7 @@ def item_update(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     form = NoteForm(request.POST)
     note = form.cleaned_data["note"].strip() if form.is_valid() else ""
     action = request.POST.get("action", "")
+    error = ""
     try:
         if action == "tick":
             progress.tick_item(item=item, by=request.user, note=note)
@@ -208,10 +216,10 @@ def item_update(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         elif action == "note":
             progress.note_item(item=item, by=request.user, note=note)
         else:
-            messages.error(request, _("Nothing to do: choose done, not done or save note."))
+            error = _("Nothing to do: choose done, not done or save note.")
     except ReadinessError as e:
-        messages.error(request, str(e))
-    return _after_change(request, item.onboarding)
+        error = str(e)
+    return _after_change(request, item.onboarding, error=error)
 
 
 @login_required
@@ -223,10 +231,9 @@ def item_sign_off(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     try:
         progress.sign_off_item(item=item, by=request.user)
     except ReadinessError as e:
-        messages.error(request, str(e))
-    else:
-        if not request.htmx:
-            messages.success(request, _("Signed off “%(title)s”.") % {"title": item.title})
+        return _after_change(request, item.onboarding, error=str(e))
+    if not request.htmx:
+        messages.success(request, _("Signed off “%(title)s”.") % {"title": item.title})
     return _after_change(request, item.onboarding)
 
 
