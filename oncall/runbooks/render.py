@@ -4,6 +4,7 @@ A revision is rendered once, when the sync stores it; page views read the
 stored HTML and never run this code.
 """
 
+import functools
 import html
 import posixpath
 import re
@@ -11,13 +12,17 @@ from dataclasses import dataclass, field
 
 import markdown
 import nh3
+import pygments
 from django.urls import reverse
 from markdown.extensions import Extension
-from markdown.extensions.codehilite import CodeHilite, CodeHiliteExtension
 from markdown.extensions.tables import TableExtension
 from markdown.extensions.toc import TocExtension, slugify_unicode
 from markdown.preprocessors import Preprocessor
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.token import STANDARD_TYPES
+from pygments.util import ClassNotFound
 
 # Pygments' short token class names ("k", "nf", "s2" …) plus the line highlight.
 PYGMENTS_CLASSES = {name for name in STANDARD_TYPES.values() if name} | {"hll"}
@@ -52,18 +57,28 @@ HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
 SPACES = re.compile(r"\s+")
 
 
-# A fenced block indented under a list item ("1. Step" then "   ```bash"), which
-# python-markdown's fenced_code only recognises at the top level.
-INDENTED_FENCE = re.compile(
-    r"^(?P<indent>[ \t]+)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w#.+-]*)[^\n]*\n"
+# A fenced code block, at the top level or indented under a list item
+# ("1. Step" then "   ```bash"), which python-markdown's fenced_code misses.
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*\{?\.?(?P<lang>[\w#.+-]*)[^\n`]*\n"
     r"(?P<code>.*?)^(?P=indent)(?P=fence)[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
+# One formatter for every block: building one compiles a stylesheet each time.
+FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 
 
-class IndentedFencePreprocessor(Preprocessor):
-    """Highlight fenced blocks inside list items and stash them as HTML, so the
-    list keeps its numbering and the code stays a code block."""
+@functools.lru_cache(maxsize=64)
+def _lexer(language: str) -> Lexer:
+    try:
+        return get_lexer_by_name(language) if language else TextLexer()
+    except ClassNotFound:
+        return TextLexer()
+
+
+class FencePreprocessor(Preprocessor):
+    """Highlight fenced code with Pygments and stash it as HTML, so lists keep
+    their numbering and the code stays one block."""
 
     def run(self, lines: list[str]) -> list[str]:
         text = "\n".join(lines)
@@ -73,19 +88,17 @@ class IndentedFencePreprocessor(Preprocessor):
             code = "".join(
                 line.removeprefix(indent) for line in match.group("code").splitlines(keepends=True)
             )
-            highlighted = CodeHilite(
-                code, lang=match.group("lang") or None, css_class="highlight", guess_lang=False
-            ).hilite()
-            placeholder = self.md.htmlStash.store(highlighted)
+            html = pygments.highlight(code, _lexer(match.group("lang").lower()), FORMATTER)
+            placeholder = self.md.htmlStash.store(html)
             return f"\n{indent}{placeholder}\n"
 
-        return INDENTED_FENCE.sub(replace, text).split("\n")
+        return FENCE.sub(replace, text).split("\n")
 
 
-class IndentedFenceExtension(Extension):
+class FenceExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - markdown's API
-        # Before fenced_code (priority 25), which handles top-level fences.
-        md.preprocessors.register(IndentedFencePreprocessor(md), "indented_fence", 26)
+        # Where fenced_code would run: before raw HTML is stashed (priority 20).
+        md.preprocessors.register(FencePreprocessor(md), "runbook_fences", 25)
 
 
 @dataclass(frozen=True)
@@ -147,7 +160,8 @@ def render_markdown(text: str, *, page_dir: str = "") -> Rendered:
     """Render a runbook body (front matter already removed) to sanitised HTML.
 
     1. Hugo ``ref`` shortcodes become plain relative links.
-    2. python-markdown renders fenced code (highlighted by Pygments), tables,
+    2. Fenced code is highlighted by Pygments (also inside list items);
+       python-markdown renders the rest: tables,
        and headings with ids and a permalink anchor; the table of contents
        comes from the same pass.
     3. nh3 keeps only the allow-listed tags, attributes, classes and URL
@@ -159,10 +173,8 @@ def render_markdown(text: str, *, page_dir: str = "") -> Rendered:
     text = HUGO_REF.sub(lambda m: m.group(1), text)
     md = markdown.Markdown(
         extensions=[
-            IndentedFenceExtension(),
-            "fenced_code",
+            FenceExtension(),
             TableExtension(use_align_attribute=True),
-            CodeHiliteExtension(css_class="highlight", guess_lang=False),
             TocExtension(
                 slugify=slugify_unicode,
                 permalink="#",

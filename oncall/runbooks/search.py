@@ -10,12 +10,15 @@ Engines:
 - SQLite: an FTS5 table with the trigram tokenizer (migration 0002) answers
   words of 3 or more characters from its index; shorter words fall back to
   LIKE over the same table.
-- PostgreSQL: a pg_trgm GIN index over all searched text answers ILIKE
-  '%word%' (also for short words, by scanning when the index cannot help).
+- PostgreSQL: pg_trgm GIN indexes (all searched text; titles, tags and
+  alert keys on their own) answer ILIKE '%word%'.
 
-Ranking: a runbook that answers the query as an exact alert name comes first,
-then runbooks whose title holds every word, then alert names, then tags,
-then the body; ties by title.
+Ranking comes in tiers, each a query of its own that stops once the page is
+full: the runbook answering the query as an exact alert name; then runbooks
+whose title holds every word; then alert names; then tags; then the body.
+The first four tiers are sorted by title. The body tier is not sorted in the
+database, so that a common word stops after one page of matches instead of
+checking every runbook; its page is sorted by title afterwards.
 """
 
 import re
@@ -66,69 +69,111 @@ def _fts_phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
-def _rank_sql(words: list[str], column_of) -> tuple[str, list]:
-    """CASE expression giving the rank tier of a matching row."""
-    params: list = []
-    parts = []
-    for column, rank in (("title", Rank.TITLE), ("alerts", Rank.ALERT), ("tags", Rank.TAG)):
-        checks = " AND ".join(f"instr(lower({column_of(column)}), %s) > 0" for _w in words)
-        params.extend(words)
-        parts.append(f"WHEN {checks} THEN {rank}")
-    sql = (
-        "CASE WHEN EXISTS (SELECT 1 FROM runbooks_alertname a "  # noqa: S608 - values are params
-        "WHERE a.runbook_id = r.id AND a.key = %s) THEN 0 " + " ".join(parts) + " ELSE 4 END"
-    )
-    return sql, [" ".join(words), *params]
-
-
 def _filters(team: str, tag: str) -> tuple[str, list]:
     sql, params = " AND r.archived = %s", [False]
     if team:
         sql += " AND r.team_id IN (SELECT id FROM teams_team WHERE slug = %s)"
         params.append(team)
     if tag:
-        # Tags are stored one per line in the search document.
-        sql += " AND ('\n' || lower(d.tags) || '\n') LIKE %s ESCAPE '\\'"
+        # Tags are stored one per line in the search document (portable across engines).
+        sql += (
+            " AND r.id IN (SELECT runbook_id FROM runbooks_searchdocument"
+            " WHERE ('\n' || lower(tags) || '\n') LIKE %s ESCAPE '\\')"
+        )
         params.append(_like(f"\n{tag.lower()}\n"))
     return sql, params
 
 
-def _sqlite_query(words: list[str], team: str, tag: str, limit: int) -> tuple[str, list]:
+def _title_match(words: list[str]) -> tuple[str, str, list]:
+    # Titles are short: LIKE over the runbook table (SQLite) or the title's
+    # trigram index (PostgreSQL).
+    if connection.vendor == "postgresql":
+        source = "runbooks_runbook r JOIN runbooks_searchdocument d ON d.runbook_id = r.id"
+        return source, " AND ".join("d.title ILIKE %s" for _w in words), [_like(w) for w in words]
+    match = " AND ".join("r.title LIKE %s ESCAPE '\\'" for _w in words)
+    return "runbooks_runbook r", match, [_like(w) for w in words]
+
+
+def _alerts_match(words: list[str]) -> tuple[str, str, list]:
+    # Alert keys are stored lower-cased, one row each (trigram-indexed on PostgreSQL).
+    match = " AND ".join(
+        "r.id IN (SELECT runbook_id FROM runbooks_alertname WHERE key LIKE %s ESCAPE '\\')"
+        for _w in words
+    )
+    return "runbooks_runbook r", match, [_like(w) for w in words]
+
+
+def _fts_match(words: list[str], column: str | None) -> tuple[str, str, list]:
+    """SQLite: rows of the FTS table holding every word (in ``column``, or anywhere)."""
     long_words = [w for w in words if len(w) >= 3]
     short_words = [w for w in words if len(w) < 3]
-    rank_sql, rank_params = _rank_sql(words, lambda column: f"d.{column}")
     where, params = [], []
     if long_words:
+        prefix = f"{column} : " if column else ""
         where.append("f.runbooks_search_fts MATCH %s")
-        params.append(" AND ".join(_fts_phrase(w) for w in long_words))
-    for word in short_words:
-        where.append(
-            "(f.title LIKE %s ESCAPE '\\' OR f.alerts LIKE %s ESCAPE '\\' "
-            "OR f.tags LIKE %s ESCAPE '\\' OR f.body LIKE %s ESCAPE '\\')"
-        )
-        params.extend([_like(word)] * 4)
-    filter_sql, filter_params = _filters(team, tag)
-    sql = (
-        f"SELECT r.id, {rank_sql} AS rank FROM runbooks_search_fts f "  # noqa: S608 - values are params
-        "JOIN runbooks_searchdocument d ON d.runbook_id = f.rowid "
-        "JOIN runbooks_runbook r ON r.id = d.runbook_id "
-        f"WHERE {' AND '.join(where)}{filter_sql} ORDER BY rank, r.title, r.id LIMIT %s"
-    )
-    return sql, [*rank_params, *params, *filter_params, limit]
+        params.append(" AND ".join(prefix + _fts_phrase(w) for w in long_words))
+    columns = [column] if column else ["title", "alerts", "tags", "body"]
+    for word in short_words:  # under 3 characters: no trigram to look up
+        where.append("(" + " OR ".join(f"f.{c} LIKE %s ESCAPE '\\'" for c in columns) + ")")
+        params.extend([_like(word)] * len(columns))
+    source = "runbooks_search_fts f JOIN runbooks_runbook r ON r.id = f.rowid"
+    return source, " AND ".join(where), params
 
 
-def _postgres_query(words: list[str], team: str, tag: str, limit: int) -> tuple[str, list]:
-    rank_sql, rank_params = _rank_sql(words, lambda column: f"d.{column}")
-    rank_sql = rank_sql.replace("instr(lower(", "strpos(lower(")
-    document = "(d.title || ' ' || d.alerts || ' ' || d.tags || ' ' || d.body)"
-    where = " AND ".join(f"{document} ILIKE %s" for _w in words)
+def _trigram_match(words: list[str], column: str | None) -> tuple[str, str, list]:
+    """PostgreSQL: search documents holding every word (in ``column``, or anywhere)."""
+    # The same expressions as the trigram indexes of migrations 0002 and 0003.
+    target = (
+        f"d.{column}"
+        if column
+        else "(d.title || ' ' || d.alerts || ' ' || d.tags || ' ' || d.body)"
+    )
+    source = "runbooks_searchdocument d JOIN runbooks_runbook r ON r.id = d.runbook_id"
+    return source, " AND ".join(f"{target} ILIKE %s" for _w in words), [_like(w) for w in words]
+
+
+def _text_match(words: list[str], column: str | None) -> tuple[str, str, list]:
+    if connection.vendor == "postgresql":
+        return _trigram_match(words, column)
+    return _fts_match(words, column)
+
+
+def _exact_alert(key: str, team: str, tag: str, limit: int) -> list[int]:
+    """Ids of live runbooks that list ``key`` (lower-cased) as an alert."""
     filter_sql, filter_params = _filters(team, tag)
     sql = (
-        f"SELECT r.id, {rank_sql} AS rank FROM runbooks_searchdocument d "  # noqa: S608 - values are params
-        "JOIN runbooks_runbook r ON r.id = d.runbook_id "
-        f"WHERE {where}{filter_sql} ORDER BY rank, r.title, r.id LIMIT %s"
+        "SELECT r.id FROM runbooks_runbook r WHERE r.id IN "  # noqa: S608 - values are params
+        f"(SELECT runbook_id FROM runbooks_alertname WHERE key = %s){filter_sql} "
+        "ORDER BY r.title, r.id LIMIT %s"
     )
-    return sql, [*rank_params, *[_like(w) for w in words], *filter_params, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, *filter_params, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _tier(
+    words: list[str], rank: int, *, exclude: list[int], team: str, tag: str, limit: int
+) -> list[int]:
+    """Ids of live runbooks matching every word for one rank tier, up to ``limit``."""
+    if rank == Rank.TITLE:
+        source, match, params = _title_match(words)
+    elif rank == Rank.ALERT:
+        source, match, params = _alerts_match(words)
+    elif rank == Rank.TAG:
+        source, match, params = _text_match(words, "tags")
+    else:
+        source, match, params = _text_match(words, None)
+    filter_sql, filter_params = _filters(team, tag)
+    if exclude:
+        filter_sql += f" AND r.id NOT IN ({', '.join(['%s'] * len(exclude))})"
+        filter_params += exclude
+    # The body tier is not sorted here: a common word then stops after `limit`
+    # matches instead of checking every runbook.
+    order = "" if rank == Rank.BODY else " ORDER BY r.title, r.id"
+    sql = f"SELECT r.id FROM {source} WHERE {match}{filter_sql}{order} LIMIT %s"  # noqa: S608 - values are params
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *filter_params, limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _pattern(words: list[str]) -> re.Pattern | None:
@@ -172,27 +217,34 @@ def search(query: str, *, team: str = "", tag: str = "", limit: int = 50) -> lis
     """Runbooks matching every word of ``query``, best first, with snippets.
 
     1. Split the query into words (lower-cased).
-    2. One SQL query (per engine, see the module docstring) returns the ids of
-       live runbooks matching every word, with their rank tier, sorted and
-       limited.
-    3. Load those runbooks with their search documents and build a highlighted
-       snippet from the body (or the title when the body does not match).
+    2. Tier by tier (exact alert, title, alerts, tags, body), fetch the ids of
+       live runbooks that match and were not found by an earlier tier, until
+       ``limit`` runbooks are found.
+    3. Load those runbooks with their search documents, sort the body tier by
+       title, and build highlighted snippets from the body.
     """
     words = words_of(query)
     if not words:
         return []
-    if connection.vendor == "postgresql":
-        sql, params = _postgres_query(words, team, tag, limit)
-    else:
-        sql, params = _sqlite_query(words, team, tag, limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ranked = cursor.fetchall()
+    ranked = [(pk, Rank.EXACT_ALERT) for pk in _exact_alert(" ".join(words), team, tag, limit)]
+    for rank in (Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
+        if len(ranked) >= limit:
+            break
+        found = _tier(
+            words,
+            rank,
+            exclude=[pk for pk, _rank in ranked],
+            team=team,
+            tag=tag,
+            limit=limit - len(ranked),
+        )
+        ranked.extend((pk, rank) for pk in found)
     if not ranked:
         return []
     runbooks = Runbook.objects.select_related("team", "search_document").in_bulk(
         [pk for pk, _rank in ranked]
     )
+    ranked.sort(key=lambda item: (item[1], runbooks[item[0]].title.lower(), item[0]))
     hits = []
     for pk, rank in ranked:
         runbook = runbooks[pk]

@@ -23,6 +23,11 @@ from oncall.runbooks.render import render_markdown
 from oncall.teams.models import Team
 
 MAX_FILE_BYTES = 1024 * 1024
+# libyaml's safe loader when PyYAML was built with it: ~15x faster than pure Python.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Files stored per transaction: fewer commits than one per file, while a long
+# import still lets other writers in between batches.
+BATCH = 100
 INDEX_FILE = "_index.md"
 # Characters an alert name may not hold: it is one segment of /runbooks/alert/<name>.
 ALERT_FORBIDDEN = set("/\\?#%") | {" ", "\t", "\n"}
@@ -97,7 +102,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         yaml_text = rest[:end]
         body = rest[end + 4 :].partition("\n")[2]
     try:
-        data = yaml.safe_load(yaml_text)
+        data = yaml.load(yaml_text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
@@ -256,7 +261,10 @@ def _store(
     runbook.archived = False
     runbook.updated_at = now
     runbook.save()
-    number = (Revision.objects.filter(runbook=runbook).aggregate(n=Max("number"))["n"] or 0) + 1
+    if existing is None:
+        number = 1
+    else:
+        number = (Revision.objects.filter(runbook=runbook).aggregate(n=Max("number"))["n"] or 0) + 1
     revision = Revision.objects.create(
         runbook=runbook,
         number=number,
@@ -267,19 +275,19 @@ def _store(
         created_at=now,
     )
     runbook.current_revision = revision
-    runbook.save(update_fields=["current_revision"])
-    AlertName.objects.filter(runbook=runbook).delete()
+    Runbook.objects.filter(pk=runbook.pk).update(current_revision=revision)
+    if existing is not None:
+        AlertName.objects.filter(runbook=runbook).delete()
+        SearchDocument.objects.filter(runbook=runbook).delete()
     AlertName.objects.bulk_create(
         [AlertName(runbook=runbook, name=name, key=name.lower()) for name in parsed.alerts]
     )
-    SearchDocument.objects.update_or_create(
+    SearchDocument.objects.create(
         runbook=runbook,
-        defaults={
-            "title": parsed.title,
-            "alerts": "\n".join(parsed.alerts),
-            "tags": "\n".join(parsed.tags),
-            "body": parsed.text,
-        },
+        title=parsed.title,
+        alerts="\n".join(parsed.alerts),
+        tags="\n".join(parsed.tags),
+        body=parsed.text,
     )
     return runbook
 
@@ -319,6 +327,96 @@ def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
     return (Path(runbook.source_root) / runbook.source_path).is_file()
 
 
+@dataclass
+class _Run:
+    """What one sync knows while it walks the files."""
+
+    report: SyncReport
+    known: dict[str, Runbook]  # slug -> runbook already in the database
+    sections: dict[str, str]  # folder path -> content hash of its _index.md
+    teams: dict[str, Team]
+    seen_slugs: dict[str, str] = field(default_factory=dict)  # slug -> file that claimed it
+    seen_sections: set[str] = field(default_factory=set)
+
+    def import_file(self, root: Path, path: Path, relative: Path) -> None:
+        """Import one file, recording the outcome (or the reason it failed) in the report."""
+        try:
+            self._import(str(root), path, relative)
+        except BadFile as e:
+            self.report.failed += 1
+            self.report.errors.append(f"{path}: {e}")
+        except OSError as e:
+            self.report.failed += 1
+            self.report.errors.append(f"{path}: {e.strerror or e}")
+
+    def _import(self, root: str, path: Path, relative: Path) -> None:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
+        raw = path.read_bytes()
+        content_hash = hashlib.sha256(raw).hexdigest()
+        if relative.name == INDEX_FILE:
+            folder = relative.parent.as_posix().lower()
+            folder = "" if folder == "." else folder
+            self.seen_sections.add(folder)
+            if self.sections.get(folder) != content_hash:
+                _store_section(root, relative, raw, content_hash)
+            return
+        slug = slug_for(relative)
+        if slug in self.seen_slugs:
+            raise BadFile(
+                _("slug %(slug)s is already taken by %(other)s")
+                % {"slug": slug, "other": self.seen_slugs[slug]}
+            )
+        self.seen_slugs[slug] = str(path)
+        existing = self.known.get(slug)
+        if existing is not None and _taken_by_other_file(existing, root):
+            other = (
+                Path(existing.source_root) / existing.source_path
+                if existing.source_root
+                else _("a runbook made by hand")
+            )
+            raise BadFile(
+                _("slug %(slug)s is already taken by %(other)s") % {"slug": slug, "other": other}
+            )
+        rel_str = relative.as_posix()
+        current = existing.current_revision if existing else None
+        if (
+            existing is not None
+            and not existing.archived
+            and existing.source_root == root
+            and current is not None
+            and current.content_hash == content_hash
+        ):
+            if existing.source_path != rel_str:  # renamed, case only
+                Runbook.objects.filter(pk=existing.pk).update(source_path=rel_str)
+            self.report.unchanged += 1
+            return
+        parsed = read_runbook(path, relative, raw)
+        team = None
+        if parsed.team_slug:
+            team = self.teams.get(parsed.team_slug)
+            if team is None:
+                self.report.warnings.append(
+                    f"{path}: "
+                    + _("unknown team %(team)r; the runbook is imported without a team")
+                    % {"team": parsed.team_slug}
+                )
+        with transaction.atomic():  # a savepoint: a failed write leaves the batch intact
+            _store(
+                parsed,
+                existing=existing,
+                root=root,
+                relative=rel_str,
+                content_hash=content_hash,
+                team=team,
+            )
+        if existing is None:
+            self.report.created += 1
+        else:
+            self.report.updated += 1
+
+
 def sync_folders(
     folders: Iterable[str | Path] | None = None,
     *,
@@ -333,8 +431,9 @@ def sync_folders(
        equal to the current revision's is unchanged (no parsing, no writes).
     3. Otherwise parse, validate and render it; a BadFile is recorded as
        ``path: reason`` and the runbook keeps its previous revision. A good
-       file is stored in its own transaction with a new revision, alert names
-       and search document. ``_index.md`` files update their folder's Section.
+       file is stored with a new revision, alert names and search document,
+       in a savepoint of its own inside a transaction per BATCH files.
+       ``_index.md`` files update their folder's Section.
     4. Runbooks that came from these folders and whose file is gone (and did
        not merely fail) are archived; their sections are deleted.
     5. Alerts answered by more than one live runbook become warnings.
@@ -355,95 +454,26 @@ def sync_folders(
     )
     if len(slugs) <= 20000:  # stay well below SQLite's limit on query parameters
         candidates = candidates.filter(slug__in=slugs)
-    known = {runbook.slug: runbook for runbook in candidates}
-    sections = dict(Section.objects.values_list("path", "content_hash"))
-    teams = {team.slug: team for team in Team.objects.all()}
-    seen_slugs: dict[str, str] = {}  # slug -> the file that claimed it in this run
-    seen_sections: set[str] = set()
-
-    for done, (root, path, relative) in enumerate(files, start=1):
-        if progress:
-            progress(done, len(files))
-        root_str, rel_str = str(root), relative.as_posix()
-        shown = str(path)
-        try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
-            raw = path.read_bytes()
-            content_hash = hashlib.sha256(raw).hexdigest()
-            if relative.name == INDEX_FILE:
-                folder = relative.parent.as_posix().lower()
-                seen_sections.add("" if folder == "." else folder)
-                if sections.get("" if folder == "." else folder) != content_hash:
-                    _store_section(root_str, relative, raw, content_hash)
-                continue
-            slug = slug_for(relative)
-            if slug in seen_slugs:
-                raise BadFile(
-                    _("slug %(slug)s is already taken by %(other)s")
-                    % {"slug": slug, "other": seen_slugs[slug]}
-                )
-            seen_slugs[slug] = shown
-            existing = known.get(slug)
-            if existing is not None and _taken_by_other_file(existing, root_str):
-                raise BadFile(
-                    _("slug %(slug)s is already taken by %(other)s")
-                    % {
-                        "slug": slug,
-                        "other": Path(existing.source_root) / existing.source_path
-                        if existing.source_root
-                        else _("a runbook made by hand"),
-                    }
-                )
-            current = existing.current_revision if existing else None
-            if (
-                existing is not None
-                and not existing.archived
-                and existing.source_root == root_str
-                and current is not None
-                and current.content_hash == content_hash
-            ):
-                if existing.source_path != rel_str:  # renamed, case only
-                    Runbook.objects.filter(pk=existing.pk).update(source_path=rel_str)
-                report.unchanged += 1
-                continue
-            parsed = read_runbook(path, relative, raw)
-            team = None
-            if parsed.team_slug:
-                team = teams.get(parsed.team_slug)
-                if team is None:
-                    report.warnings.append(
-                        f"{shown}: "
-                        + _("unknown team %(team)r; the runbook is imported without a team")
-                        % {"team": parsed.team_slug}
-                    )
-            with transaction.atomic():
-                _store(
-                    parsed,
-                    existing=existing,
-                    root=root_str,
-                    relative=rel_str,
-                    content_hash=content_hash,
-                    team=team,
-                )
-            if existing is None:
-                report.created += 1
-            else:
-                report.updated += 1
-        except BadFile as e:
-            report.failed += 1
-            report.errors.append(f"{shown}: {e}")
-        except OSError as e:
-            report.failed += 1
-            report.errors.append(f"{shown}: {e.strerror or e}")
+    run = _Run(
+        report=report,
+        known={runbook.slug: runbook for runbook in candidates},
+        sections=dict(Section.objects.values_list("path", "content_hash")),
+        teams={team.slug: team for team in Team.objects.all()},
+    )
+    for batch_start in range(0, len(files), BATCH):
+        with transaction.atomic():
+            batch = files[batch_start : batch_start + BATCH]
+            for done, (root, path, relative) in enumerate(batch, start=batch_start + 1):
+                if progress:
+                    progress(done, len(files))
+                run.import_file(root, path, relative)
 
     root_strs = [str(root) for root in roots if root.is_dir()]
     gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(
-        slug__in=list(seen_slugs)
+        slug__in=list(run.seen_slugs)
     )
     report.archived = gone.update(archived=True, updated_at=timezone.now())
-    Section.objects.filter(source_root__in=root_strs).exclude(path__in=seen_sections).delete()
+    Section.objects.filter(source_root__in=root_strs).exclude(path__in=run.seen_sections).delete()
 
     shared = (
         AlertName.objects.filter(runbook__archived=False)
