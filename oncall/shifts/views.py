@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
-from django_htmx.http import HttpResponseClientRedirect
 
 from oncall.shifts import calendar, feeds
 from oncall.shifts.forms import DebriefForm, EditForm, ScheduleForm, Scope
@@ -243,10 +242,7 @@ def new(request: HttpRequest) -> HttpResponse:
             )
             first_day = shifts[0].starts_at.astimezone(request.user.profile.tz).date()
             view = calendar.MONTH if len(shifts) > 5 else calendar.WEEK
-            url = _calendar_url(team, view, first_day)
-            if request.htmx:
-                return HttpResponseClientRedirect(url)
-            return redirect(url)
+            return redirect(_calendar_url(team, view, first_day))
     else:
         initial = {"starts_on": calendar.parse_day(request.GET.get("date"), None)}
         form = ScheduleForm(team=team, initial={k: v for k, v in initial.items() if v})
