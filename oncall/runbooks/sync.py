@@ -181,6 +181,14 @@ def _last_reviewed(data: dict) -> date | None:
     raise BadFile(_("last_reviewed must be a date like 2026-10-01"))
 
 
+def shown(path: Path) -> str:
+    """A path as people typed it: relative to the working folder when below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def slug_for(relative: Path) -> str:
     """``payments-api/Error-Rate.md`` -> ``payments-api/error-rate``."""
     return relative.with_suffix("").as_posix().lower()
@@ -344,10 +352,10 @@ class _Run:
             self._import(str(root), path, relative)
         except BadFile as e:
             self.report.failed += 1
-            self.report.errors.append(f"{path}: {e}")
+            self.report.errors.append(f"{shown(path)}: {e}")
         except OSError as e:
             self.report.failed += 1
-            self.report.errors.append(f"{path}: {e.strerror or e}")
+            self.report.errors.append(f"{shown(path)}: {e.strerror or e}")
 
     def _import(self, root: str, path: Path, relative: Path) -> None:
         size = path.stat().st_size
@@ -368,11 +376,11 @@ class _Run:
                 _("slug %(slug)s is already taken by %(other)s")
                 % {"slug": slug, "other": self.seen_slugs[slug]}
             )
-        self.seen_slugs[slug] = str(path)
+        self.seen_slugs[slug] = shown(path)
         existing = self.known.get(slug)
         if existing is not None and _taken_by_other_file(existing, root):
             other = (
-                Path(existing.source_root) / existing.source_path
+                shown(Path(existing.source_root) / existing.source_path)
                 if existing.source_root
                 else _("a runbook made by hand")
             )
@@ -398,7 +406,7 @@ class _Run:
             team = self.teams.get(parsed.team_slug)
             if team is None:
                 self.report.warnings.append(
-                    f"{path}: "
+                    f"{shown(path)}: "
                     + _("unknown team %(team)r; the runbook is imported without a team")
                     % {"team": parsed.team_slug}
                 )

@@ -1,5 +1,3 @@
-import sys
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -39,5 +37,5 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self.stdout.write(report.summary())
         if not report.ok:
-            sys.stderr.flush()
-            raise CommandError(f"{report.failed} failed", returncode=1)
+            files = "file" if report.failed == 1 else "files"
+            raise CommandError(f"{report.failed} {files} not imported", returncode=1)
