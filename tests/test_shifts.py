@@ -686,3 +686,16 @@ def test_it_shows_today_for_a_date_it_cannot_draw(client_for, trainee, value):
     response = client_for(trainee).get(reverse("shifts:index") + f"?view=month&date={value}")
     assert response.status_code == 200
     assert response.context["cal"]["anchor"] == timezone.now().astimezone(TOKYO).date()
+
+
+def test_it_answers_which_debriefs_are_due(team, trainee, primary, lead):
+    now = timezone.now()
+    due = make_shift(team, trainee, primary, now - timedelta(hours=11))  # ended 3 h ago
+    make_shift(team, trainee, primary, now - timedelta(hours=9))  # ended 1 h ago: not yet
+    cancelled = make_shift(team, trainee, primary, now - timedelta(hours=30))
+    cancelled.cancel()
+    written = make_shift(team, trainee, primary, now - timedelta(hours=40))
+    written.write_debrief(pages_seen="x", made_sense="", open_questions="", runbook_gaps="")
+    assert list(ShadowShift.objects.debrief_due(now)) == [due]
+    assert ShadowShift.objects.involving(lead).count() == 0
+    assert ShadowShift.objects.involving(primary).upcoming(now).count() == 0

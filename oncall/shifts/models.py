@@ -1,6 +1,6 @@
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +11,26 @@ from django.utils.translation import gettext_lazy as _
 
 from oncall.runbooks.models import Runbook
 from oncall.teams.models import Team
+
+
+class ShadowShiftQuerySet(models.QuerySet):
+    """The questions other apps ask about shifts (reminders, readiness)."""
+
+    def involving(self, user) -> "ShadowShiftQuerySet":
+        """Shifts where ``user`` is the trainee or the primary."""
+        return self.filter(models.Q(trainee=user) | models.Q(primary=user))
+
+    def upcoming(self, now: datetime | None = None) -> "ShadowShiftQuerySet":
+        """Scheduled shifts that have not ended yet (including one on now)."""
+        return self.filter(state=ShadowShift.State.SCHEDULED, ends_at__gt=now or timezone.now())
+
+    def debrief_due(
+        self, now: datetime | None = None, *, grace: timedelta = timedelta(hours=2)
+    ) -> "ShadowShiftQuerySet":
+        """Not cancelled, ended at least ``grace`` ago, and nobody wrote the debrief."""
+        return self.exclude(state=ShadowShift.State.CANCELLED).filter(
+            ends_at__lte=(now or timezone.now()) - grace, debriefed_at__isnull=True
+        )
 
 
 class ShadowShift(models.Model):
@@ -51,6 +71,8 @@ class ShadowShift(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShadowShiftQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]

@@ -92,12 +92,8 @@ def index(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "calendar":
         return render(request, "shifts/index.html#calendar", context)
 
-    mine = ShadowShift.objects.filter(Q(trainee=user) | Q(primary=user)).select_related(
-        "team", "trainee", "primary"
-    )
-    upcoming = list(
-        mine.filter(state=ShadowShift.State.SCHEDULED, ends_at__gt=now).order_by("starts_at")[:20]
-    )
+    mine = ShadowShift.objects.involving(user).select_related("team", "trainee", "primary")
+    upcoming = list(mine.upcoming(now).order_by("starts_at")[:20])
     recent = list(
         mine.filter(ends_at__lte=now)
         .exclude(state=ShadowShift.State.CANCELLED)
