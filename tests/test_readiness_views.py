@@ -570,3 +570,15 @@ def test_it_says_why_a_signoff_was_refused_with_htmx_and_without(client_for, lea
     response = client.post(url("sign_off", onboarding.pk, escalation.pk), follow=True)
     assert "This item is not done yet" in response.content.decode()
     assert item(onboarding, "Escalation policy").signed_off_at is None
+
+
+def test_it_lets_staff_manage_readiness_in_the_admin(client_for, staff, onboarding, trainee):
+    tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
+    client = client_for(staff)
+    for model in ["checklisttemplate", "onboarding", "itemprogress", "activity"]:
+        assert client.get(f"/admin/readiness/{model}/").status_code == 200, model
+    template = onboarding.template
+    assert (
+        client.get(f"/admin/readiness/checklisttemplate/{template.pk}/change/").status_code == 200
+    )
+    assert client.get(f"/admin/readiness/onboarding/{onboarding.pk}/change/").status_code == 200
