@@ -194,7 +194,7 @@ def slug_for(relative: Path) -> str:
     return relative.with_suffix("").as_posix().lower()
 
 
-def read_runbook(path: Path, relative: Path, raw: bytes) -> Parsed:
+def read_runbook(relative: Path, raw: bytes) -> Parsed:
     """Parse and render one runbook file; raises BadFile with the reason."""
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
@@ -400,7 +400,7 @@ class _Run:
                 Runbook.objects.filter(pk=existing.pk).update(source_path=rel_str)
             self.report.unchanged += 1
             return
-        parsed = read_runbook(path, relative, raw)
+        parsed = read_runbook(relative, raw)
         team = None
         if parsed.team_slug:
             team = self.teams.get(parsed.team_slug)
