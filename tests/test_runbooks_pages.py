@@ -181,6 +181,8 @@ def test_history_and_diff_between_revisions(db, tmp_path, client_for, trainee):
     diff = response.content.decode()
     assert "<del>Step two.</del>" in diff
     assert "<ins>Step &lt;three&gt;.</ins>" in diff
+    assert "Changes from r1 to r2" in diff
+    assert "r1 imported" in diff and "r2 imported" in diff
 
     response = client.get(reverse("runbooks:diff", args=["svc/disk"]))  # previous -> current
     assert "<ins>Step zero.</ins>" in response.content.decode()

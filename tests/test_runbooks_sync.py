@@ -358,3 +358,22 @@ def test_it_accepts_a_single_string_for_alerts_and_tags(db, tmp_path):
     assert sync_folders([tmp_path]).failed == 0
     runbook = Runbook.objects.get()
     assert (runbook.alerts, runbook.tags) == (["OnlyOne"], ["disk"])
+
+
+def test_an_empty_alerts_list_answers_no_alert(db, tmp_path):
+    write(tmp_path, "svc/Notes.md", "---\nalerts: []\n---\n# Notes\n")
+    assert sync_folders([tmp_path]).ok
+    assert Runbook.objects.get().alerts == []
+    assert not AlertName.objects.exists()
+
+
+def test_a_removed_index_file_removes_its_section(db, tmp_path):
+    index = write(tmp_path, "svc/_index.md", "---\ntitle: The service\n---\nAbout it.\n")
+    write(tmp_path, "svc/a.md", "# A\n")
+    sync_folders([tmp_path])
+    section = Section.objects.get(path="svc")
+    assert section.title == "The service"
+    assert "About it." in section.html
+    index.unlink()
+    sync_folders([tmp_path])
+    assert not Section.objects.filter(path="svc").exists()
