@@ -205,6 +205,12 @@ def test_a_section_page_shows_the_folder_description(samples, client_for, traine
     assert "Ledger" not in body
 
 
+def test_a_slug_typed_with_capitals_redirects(samples, client_for, trainee):
+    response = client_for(trainee).get("/runbooks/Ledger-Worker/LedgerWorkerStuck/")
+    assert response.status_code == 302
+    assert response["Location"] == "/runbooks/ledger-worker/ledgerworkerstuck/"
+
+
 def test_an_unknown_slug_is_404(samples, client_for, trainee):
     response = client_for(trainee).get(reverse("runbooks:detail", args=["no/such/runbook"]))
     assert response.status_code == 404

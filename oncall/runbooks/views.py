@@ -129,7 +129,9 @@ def _breadcrumbs(slug: str) -> list[tuple[str, str]]:
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
     runbook = Runbook.objects.select_related("team", "current_revision").filter(slug=slug).first()
     if runbook is None:
-        return _section_page(request, slug.strip("/").lower())
+        if slug != slug.lower():  # slugs are lower-case; someone typed the file's name
+            return redirect("runbooks:detail", slug.lower())
+        return _section_page(request, slug.strip("/"))
     revision = runbook.current_revision
     revisions = list(
         runbook.revisions.only("id", "runbook_id", "number", "created_at", "author", "commit")
