@@ -53,6 +53,8 @@ def test_it_places_a_block_by_real_hours_on_a_dst_day():
     assert block.top == pytest.approx(100 * 8 / 23, abs=0.001)
     assert block.height == pytest.approx(100 * 8 / 23, abs=0.001)
     assert block.card.span_text == "09:00\u201317:00 BST"
+    assert block.card.title == "Shadow: Taro \u00b7 Priya, 09:00\u201317:00 BST"
+    assert days[6].iso == "2026-03-29" and days[6].label == "Sunday 29 March"
 
 
 def test_it_cuts_an_overnight_shift_at_local_midnight():

@@ -100,6 +100,12 @@ class Card:
         return f"{self.ends:%H:%M}"
 
     @property
+    def title(self) -> str:
+        """The tooltip of a month chip: kind, pair and times."""
+        kind = self.kind_label[:1].upper() + self.kind_label[1:]
+        return f"{kind}: {self.trainee} \u00b7 {self.primary}, {self.span_text}"
+
+    @property
     def span_text(self) -> str:
         """``09:00–17:00 JST`` (both abbreviations when a DST change falls inside)."""
         if self.starts.tzname() == self.ends.tzname():
@@ -135,6 +141,16 @@ class Day:
     in_month: bool
     blocks: list[Block] = field(default_factory=list)
     now_top: float | None = None  # where "now" falls in today's column, in percent
+
+    # Worked out here rather than with template filters: a month grid has 42
+    # days, and each filter call costs more than the Python it runs.
+    @property
+    def iso(self) -> str:
+        return self.date.isoformat()
+
+    @property
+    def label(self) -> str:
+        return dateformat.format(self.date, "l j F")
 
     @property
     def chips(self) -> list[Block]:
