@@ -582,3 +582,18 @@ def test_it_lets_staff_manage_readiness_in_the_admin(client_for, staff, onboardi
         client.get(f"/admin/readiness/checklisttemplate/{template.pk}/change/").status_code == 200
     )
     assert client.get(f"/admin/readiness/onboarding/{onboarding.pk}/change/").status_code == 200
+
+
+def test_it_escapes_names_and_titles_on_the_dashboard(client_for, lead, team, django_user_model):
+    user = make_user(django_user_model, "mallory")
+    user.first_name = '<img src=x onerror="alert(1)">'
+    user.save(update_fields=["first_name"])
+    Membership.objects.create(user=user, team=team)
+    template = ChecklistTemplate.objects.create(team=team, name="One item")
+    TemplateItem.objects.create(template=template, section="X", title="<script>x()</script>")
+    start(user, team, template, lead)
+    page = client_for(lead).get(url("dashboard", team.slug)).content.decode()
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "<script>x()" not in page
+    assert "&lt;script&gt;x()&lt;/script&gt;" in page

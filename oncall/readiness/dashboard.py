@@ -8,8 +8,9 @@ from functools import cached_property
 from django.db.models import Case, Value, When
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness import gate
@@ -146,72 +147,52 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     return rows
 
 
-ROW_HTML = (
-    '<tr class="{css}">'
-    '<td><a href="{url}">{name}</a></td>'
-    '<td class="cell-progress"><progress value="{percent}" max="100" aria-label="{name}">'
-    '{percent}%</progress> <span class="small">{percent}%</span></td>'
-    '<td title="{explanation}">{left}{signoff}{reread}</td>'
-    "<td>{shadow}</td><td>{reverse}</td>"
-    "<td>{idle}{stalled}</td>"
-    "<td>{target}</td>"
-    '<td><span class="badge badge--{state}">{state_label}</span></td>'
-    "</tr>"
-)
-
-
 def table_rows(rows: list[Row]) -> list[SafeString]:
-    """The dashboard's table rows as HTML, every value escaped by format_html."""
-    labels = {
-        "sign_off": _("to sign off"),
-        "reread": _("to re-read"),
-        "stalled": _("stalled"),
-        "overdue": _("overdue"),
-    }
+    """The dashboard's table rows as HTML.
+
+    Built here rather than in the template: 200 rows through the template
+    engine cost more than the rest of the page. Every text value passes
+    through ``escape``; the rest are numbers, ISO dates and constants.
+    """
+    sign_off, reread = escape(gettext("to sign off")), escape(gettext("to re-read"))
+    stalled_badge = f' <span class="badge badge--warn">{escape(gettext("stalled"))}</span>'
+    overdue_badge = f' <span class="badge badge--danger">{escape(gettext("overdue"))}</span>'
+    state_labels = {state: escape(str(label)) for state, label in STATE_LABELS.items()}
+    no_target = '<span class="muted">—</span>'
     out = []
     for row in rows:
         r, o = row.result, row.onboarding
         stalled, overdue = row.stalled, row.overdue
+        name = escape(row.name)
+        css = " ".join(c for c, on in (("row--stalled", stalled), ("row--overdue", overdue)) if on)
+        badges = ""
+        if r.awaiting_signoff:
+            badges += f' <span class="badge badge--info">{r.awaiting_signoff} {sign_off}</span>'
+        if r.changed_since_read:
+            badges += f' <span class="badge badge--warn">{r.changed_since_read} {reread}</span>'
         if o.target_date is not None:
-            target = format_html(
-                '<time datetime="{}">{}</time>{}',
-                o.target_date.isoformat(),
-                formats.date_format(o.target_date, "M j"),
-                _badge("danger", labels["overdue"]) if overdue else "",
-            )
+            day = escape(formats.date_format(o.target_date, "M j"))
+            target = f'<time datetime="{o.target_date.isoformat()}">{day}</time>'
+            target += overdue_badge if overdue else ""
         else:
-            target = mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
+            target = no_target
         out.append(
-            format_html(
-                ROW_HTML,
-                css=" ".join(
-                    c for c, on in (("row--stalled", stalled), ("row--overdue", overdue)) if on
-                ),
-                url=row.url,
-                name=row.name,
-                percent=r.percent,
-                explanation=r.explanation,
-                left=r.left,
-                signoff=_badge("info", f"{r.awaiting_signoff} {labels['sign_off']}")
-                if r.awaiting_signoff
-                else "",
-                reread=_badge("warn", f"{r.changed_since_read} {labels['reread']}")
-                if r.changed_since_read
-                else "",
-                shadow=f"{r.shadow_done}/{r.shadow_required}",
-                reverse=f"{r.reverse_done}/{r.reverse_required}",
-                idle=row.idle_days,
-                stalled=_badge("warn", labels["stalled"]) if stalled else "",
-                target=target,
-                state=o.state,
-                state_label=row.state_label,
+            mark_safe(  # noqa: S308 - every text value above is escaped
+                f'<tr class="{css}">'
+                f'<td><a href="{escape(row.url)}">{name}</a></td>'
+                f'<td class="cell-progress"><progress value="{r.percent}" max="100"'
+                f' aria-label="{name}">{r.percent}%</progress>'
+                f' <span class="small">{r.percent}%</span></td>'
+                f'<td title="{escape(r.explanation)}">{r.left}{badges}</td>'
+                f"<td>{r.shadow_done}/{r.shadow_required}</td>"
+                f"<td>{r.reverse_done}/{r.reverse_required}</td>"
+                f"<td>{row.idle_days}{stalled_badge if stalled else ''}</td>"
+                f"<td>{target}</td>"
+                f'<td><span class="badge badge--{o.state}">{state_labels[o.state]}</span></td>'
+                "</tr>"
             )
         )
     return out
-
-
-def _badge(tone: str, text: str) -> SafeString:
-    return format_html(' <span class="badge badge--{}">{}</span>', tone, text)
 
 
 CSV_HEADER = [
