@@ -597,3 +597,32 @@ def test_it_escapes_names_and_titles_on_the_dashboard(client_for, lead, team, dj
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
     assert "<script>x()" not in page
     assert "&lt;script&gt;x()&lt;/script&gt;" in page
+
+
+def test_it_draws_my_onboarding_in_a_fixed_number_of_queries(
+    client_for, trainee, lead, team, runbook, django_assert_max_num_queries
+):
+    template = ChecklistTemplate.objects.create(team=team, name="Forty items")
+    kinds = [Kind.TASK, Kind.READ_RUNBOOK, Kind.SHADOW_SHIFT, Kind.DRILL]
+    for n in range(40):
+        TemplateItem.objects.create(
+            template=template,
+            section=f"Section {n // 10}",
+            title=f"Item {n}",
+            kind=kinds[n % 4],
+            runbook=runbook if kinds[n % 4] == Kind.READ_RUNBOOK else None,
+            needs_signoff=n % 3 == 0,
+            order=n,
+        )
+    onboarding = start(trainee, team, template, lead)
+    for n in range(0, 40, 4):
+        tick_item(item=item(onboarding, f"Item {n}"), by=trainee)
+    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    new_revision(runbook, "# Changed\n")
+    client = client_for(trainee)
+    client.get("/")  # the first look records the re-read; later looks only read
+
+    with django_assert_max_num_queries(12):
+        response = client.get("/")
+
+    assert response.content.decode().count('class="item') >= 40
