@@ -252,11 +252,12 @@ def test_it_clears_only_a_ready_engineer(client_for, trainee, primary, lead, onb
     client.post(url("sign_off", onboarding.pk, item(onboarding, "Escalation policy").pk))
     assert 'id="clear-button"' in client.get(onboarding.get_absolute_url()).content.decode()
 
-    client.post(url("clear", onboarding.pk))
+    client.post(url("clear", onboarding.pk), {"note": "Welcome to the rotation"})
 
     onboarding.refresh_from_db()
     assert onboarding.state == Onboarding.State.CLEARED
     assert onboarding.cleared_by == lead
+    assert onboarding.activities.get(verb=Activity.Verb.CLEAR).note == "Welcome to the rotation"
     page = client.get(onboarding.get_absolute_url()).content.decode()
     assert "Cleared for on-call by lead" in page
 
