@@ -291,6 +291,22 @@ def test_it_names_the_clashing_shift_of_the_primary(
     assert ShadowShift.objects.count() == 1
 
 
+def test_a_clash_in_another_team_says_when_but_not_with_whom(
+    client_for, lead, trainee, primary, other_team, django_user_model
+):
+    # The primary is also in platform, paired there with someone payments' lead
+    # has no business knowing about.
+    Membership.objects.create(user=primary, team=other_team)
+    stranger = make_user(django_user_model, "stranger")
+    Membership.objects.create(user=stranger, team=other_team)
+    make_shift(other_team, stranger, primary, datetime(2026, 12, 7, 6, tzinfo=UTC))
+    response = client_for(lead).post(reverse("shifts:new"), form_data(trainee, primary))
+    assert response.status_code == 422
+    error = response.context["form"].errors["primary"][0]
+    assert "already has a shift in another team then: Mon 7 Dec 2026, 15:00–23:00 JST" in error
+    assert "stranger" not in error and "#" not in error
+
+
 def test_it_allows_back_to_back_and_over_cancelled_shifts(client_for, lead, trainee, primary, team):
     make_shift(team, trainee, primary, datetime(2026, 12, 7, 8, tzinfo=UTC))  # ends 16:00 UTC
     cancelled = make_shift(team, trainee, primary, datetime(2026, 12, 7, 0, tzinfo=UTC))

@@ -189,7 +189,7 @@ class ShiftTimesForm(forms.Form):
             )
             if clash:
                 field = "trainee" if clash.person == trainee else "primary"
-                self.add_error(field, self._clash_message(clash, tz))
+                self.add_error(field, self._clash_message(clash, tz, self.team))
                 return data
         self.occurrences = occurrences
         return data
@@ -210,8 +210,14 @@ class ShiftTimesForm(forms.Form):
         return self.expand_occurrences(data, tz, fold)
 
     @staticmethod
-    def _clash_message(clash, tz: ZoneInfo) -> str:
+    def _clash_message(clash, tz: ZoneInfo, team) -> str:
         shift = clash.shift
+        if shift.team_id != team.pk:
+            # A shift of another team: say when the person is busy, not with whom.
+            return _("%(person)s already has a shift in another team then: %(span)s.") % {
+                "person": person_name(clash.person),
+                "span": format_span(shift.starts_at, shift.ends_at, tz),
+            }
         return _(
             "%(person)s already has a shift then: %(kind)s #%(pk)s, %(trainee)s with "
             "%(primary)s, %(span)s."
