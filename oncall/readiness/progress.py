@@ -229,7 +229,7 @@ def clear_onboarding(*, onboarding: Onboarding, by, note: str = "") -> None:
 
 @transaction.atomic
 def reopen_onboarding(*, onboarding: Onboarding, by, note: str = "") -> None:
-    """Take back a clearance (or re-open a ready onboarding for more work)."""
+    """Take back a clearance: the onboarding is worked on again, and the gate decides its state."""
     onboarding = Onboarding.objects.select_for_update().get(pk=onboarding.pk)
     if not onboarding.is_cleared:
         raise ReadinessError(_("Only a cleared onboarding can be reopened."))
