@@ -37,7 +37,7 @@ class ReminderAdmin(admin.ModelAdmin):
     def retry_now(self, request, queryset):
         count = sum(1 for reminder in queryset if reminder.retry_now())
         if count:
-            transaction.on_commit(tasks.dispatch.delay)
+            transaction.on_commit(tasks.enqueue_dispatch)
         self.message_user(
             request,
             ngettext("%(n)d reminder is back in line.", "%(n)d reminders are back in line.", count)

@@ -39,13 +39,13 @@ def plan() -> None:
     ).exists():
         # Something is due now (a shift planned at short notice): no need to
         # wait for the next dispatch tick.
-        transaction.on_commit(dispatch.delay)
+        transaction.on_commit(enqueue_dispatch)
 
 
 @shared_task(name="oncall.reminders.tasks.dispatch", ignore_result=True, max_retries=0)
 def dispatch() -> None:
     """Every 30 s (and on demand): send what is due."""
-    result = dispatch_due(time_budget=DISPATCH_TIME_BUDGET, on_backlog=_enqueue_sibling)
+    result = dispatch_due(time_budget=DISPATCH_TIME_BUDGET, on_backlog=enqueue_dispatch)
     if result.claimed or result.swept:
         logger.info(
             "dispatched reminders: %d claimed, %d sent, %d deferred, %d retrying, "
@@ -58,11 +58,12 @@ def dispatch() -> None:
             result.swept,
         )
     if result.more:
-        _enqueue_sibling()
+        enqueue_dispatch()
 
 
-def _enqueue_sibling() -> None:
+def enqueue_dispatch() -> None:
+    """Ask for a dispatch now; with the broker down, beat's next tick does it instead."""
     try:
         dispatch.delay()
-    except Exception:  # noqa: BLE001 - the broker is down: beat will try again
-        logger.warning("could not enqueue another dispatch; beat will", exc_info=True)
+    except Exception:  # noqa: BLE001 - the rows wait in the database either way
+        logger.warning("could not enqueue a dispatch; beat will send the next one", exc_info=True)

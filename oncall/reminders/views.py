@@ -65,7 +65,7 @@ def send_test(request: HttpRequest) -> HttpResponse:
                 link=absolute_url("/reminders/"),
                 payload={"kind": Reminder.Kind.TEST},
             )
-        transaction.on_commit(tasks.dispatch.delay)
+        transaction.on_commit(tasks.enqueue_dispatch)
     if enabled:
         messages.success(
             request,
