@@ -627,3 +627,20 @@ def test_it_draws_my_onboarding_in_a_fixed_number_of_queries(
         response = client.get("/")
 
     assert response.content.decode().count('class="item') >= 40
+
+
+def test_it_draws_the_dashboard_and_csv_of_a_team_with_no_onboardings(client_for, lead, team):
+    client = client_for(lead)
+    response = client.get(url("dashboard", team.slug))
+    assert response.status_code == 200
+    assert client.get("/").status_code == 302  # a new lead lands on that dashboard
+    csv_response = client.get(reverse("readiness:dashboard_csv", args=[team.slug]))
+    assert csv_response.status_code == 200
+    assert len(list(csv.reader(io.StringIO(csv_response.content.decode())))) == 1  # header
+
+
+def test_it_copies_for_the_leads_team_when_the_team_field_is_garbage(client_for, lead, team):
+    default = ChecklistTemplate.objects.get(team=None, name="Service on-call readiness")
+    response = client_for(lead).post(url("template_copy", default.pk), {"team": "abc"})
+    assert response.status_code == 302
+    assert ChecklistTemplate.objects.get(team=team).items.count() == 11

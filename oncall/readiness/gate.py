@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -75,7 +76,10 @@ def facts_by_onboarding(items: QuerySet) -> dict[int, list[ItemFacts]]:
         is_ticked=ExpressionWrapper(Q(done_at__isnull=False), output_field=BooleanField()),
         is_signed=ExpressionWrapper(Q(signed_off_at__isnull=False), output_field=BooleanField()),
     ).values_list("onboarding_id", *FACT_COLUMNS)
-    sql, params = query.query.sql_with_params()
+    try:
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # filtered by an empty list: a team with no onboardings
+        return {}
     with connections[query.db].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -450,7 +450,9 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def template_copy(request: HttpRequest, pk: int) -> HttpResponse:
     template = _get_template_for_user(request, pk)
     team_id = request.POST.get("team") or template.team_id
-    team = teams_led_by(request.user).filter(pk=team_id).first() if team_id else None
+    team = None
+    if str(team_id).isdigit():
+        team = teams_led_by(request.user).filter(pk=team_id).first()
     if team is None:
         team = teams_led_by(request.user).order_by("name").first()
     if team is None:
