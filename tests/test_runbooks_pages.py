@@ -190,7 +190,10 @@ def test_history_and_diff_between_revisions(db, tmp_path, client_for, trainee):
     assert "<del>Step two.</del>" in response.content.decode()
 
 
-@pytest.mark.parametrize("query", [{"from": 1, "to": 9}, {"from": "x", "to": 1}])
+@pytest.mark.parametrize(
+    "query",
+    [{"from": 1, "to": 9}, {"from": "x", "to": 1}, {"to": "99999999999999999999"}, {"from": -1}],
+)
 def test_a_diff_of_unknown_revisions_is_404(db, tmp_path, client_for, trainee, query):
     write(tmp_path, "svc/disk.md", "# Disk\n")
     sync_folders([tmp_path])

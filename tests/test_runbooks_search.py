@@ -73,6 +73,12 @@ def test_part_of_an_alert_name_finds_it(library, query):
     assert "kubernetes/kubepodcrashlooping" in slugs(search(query))
 
 
+def test_control_characters_in_a_query_are_ignored(library, client_for, trainee):
+    assert "kubernetes/kubepodcrashlooping" in slugs(search("Crash\x00Loop"))
+    response = client_for(trainee).get(reverse("runbooks:index"), {"q": "abc\x00def"})
+    assert response.status_code == 200
+
+
 def test_title_matches_rank_above_body_matches(library):
     hits = search("restarting")
     assert slugs(hits)[:2] == ["kubernetes/mentions", "storage/restarts"]

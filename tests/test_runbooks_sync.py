@@ -200,6 +200,27 @@ def test_it_reports_and_skips_a_bad_file(db, tmp_path, case, content, reason):
     assert not Runbook.objects.filter(slug="svc/bad").exists()
 
 
+def test_it_refuses_a_symbolic_link_out_of_the_folder(db, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET_KEY=do-not-publish\n", encoding="utf-8")
+    root = tmp_path / "runbooks"
+    write(root, "svc/good.md", "# Good\n")
+    (root / "svc" / "leak.md").symlink_to(secret)
+    (root / "svc" / "env.md").symlink_to("/proc/self/environ")
+    report = sync_folders([root])
+    assert report.failed == 2
+    assert all("a link out of the folder" in error for error in report.errors)
+    assert list(Runbook.objects.values_list("slug", flat=True)) == ["svc/good"]
+    assert not Revision.objects.filter(markdown__contains="do-not-publish").exists()
+
+
+def test_it_follows_a_symbolic_link_inside_the_folder(db, tmp_path):
+    write(tmp_path, "svc/disk.md", GOOD)
+    (tmp_path / "svc" / "alias.md").symlink_to(tmp_path / "svc" / "disk.md")
+    report = sync_folders([tmp_path])
+    assert report.failed == 0
+
+
 def test_it_keeps_the_previous_revision_when_a_file_goes_bad(db, tmp_path):
     path = write(tmp_path, "svc/disk.md", GOOD)
     sync_folders([tmp_path])

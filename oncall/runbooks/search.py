@@ -51,9 +51,14 @@ class Hit:
     snippet: SafeString
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def words_of(query: str) -> list[str]:
     """Split a query into distinct words, lower-cased, at most MAX_WORDS."""
     words: list[str] = []
+    # Control characters (a NUL breaks SQLite's FTS syntax) are never meant.
+    query = CONTROL_CHARACTERS.sub(" ", query)
     for word in query.split():
         word = word.lower()[:MAX_WORD_LENGTH]
         if word not in words:

@@ -358,6 +358,13 @@ class _Run:
             self.report.errors.append(f"{shown(path)}: {e.strerror or e}")
 
     def _import(self, root: str, path: Path, relative: Path) -> None:
+        # A symbolic link in a runbooks repository could publish any file of the
+        # server (/proc/self/environ, the secret key) to every signed-in user.
+        resolved = path.resolve()
+        if not resolved.is_relative_to(Path(root).resolve()):
+            raise BadFile(_("a link out of the folder (to %(target)s)") % {"target": resolved})
+        if not resolved.is_file():
+            raise BadFile(_("not a regular file"))
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})

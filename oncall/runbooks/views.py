@@ -176,9 +176,12 @@ def _revision_number(value: str | None, default: int) -> int:
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise Http404(_("Revision numbers are whole numbers.")) from None
+    if not 1 <= number <= 2**31 - 1:
+        raise Http404(_("This runbook has no such revision."))
+    return number
 
 
 @login_required
