@@ -7,9 +7,10 @@
    get out of this sink on this machine.
 2. Reminders: 10,000 due rows in a database of the benchmark's own, sent by
    two Celery worker processes through the production path (claim with a
-   conditional UPDATE, send, write the outcome per row). One "dispatch"
-   message starts it, as a beat tick would; the first full batch enqueues a
-   sibling, so the second worker joins in.
+   conditional UPDATE, send, write the outcome per row), once with one pool
+   process per worker and once with two (as the Procfile runs them). One
+   "dispatch" message starts each run, as a beat tick would; the first full
+   batch enqueues a sibling, and so on, so every pool process joins in.
 
 Prints throughput of each, their ratio, and p50/p99/max lateness
 (sent_at - due_at). Creates and drops its own database (an SQLite file, or a
@@ -42,6 +43,9 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 COUNT = int(os.environ.get("BENCH_REMINDERS", "10000"))
 WORKERS = 2
+# Pool processes per worker: 1 is "two worker processes" to the letter; the
+# Procfile runs 2, which overlaps one process's network wait with another's work.
+CONCURRENCIES = [1, 2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 
@@ -169,6 +173,104 @@ def compose(message: dict) -> bytes:
     return mail.as_bytes()
 
 
+def stop_workers(workers: list) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+    workers.clear()
+
+
+def run_reminders(db, env, folder, sink, workers, concurrency, baselines) -> None:
+    sink.count = 0
+    for n in range(WORKERS):
+        log = open(folder / f"worker{n}-{concurrency}.log", "wb")  # noqa: SIM115
+        workers.append(
+            subprocess.Popen(
+                [
+                    CELERY,
+                    "-A",
+                    "oncall",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    str(concurrency),
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"bench{n}@%h",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    time.sleep(4)  # let both workers connect
+    now_sql = "now()" if db.postgres else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    db.query(
+        "UPDATE reminders_reminder SET state = 'pending', attempts = 0, sent_at = NULL, "  # noqa: S608
+        f"claimed_by = '', due_at = {now_sql}, next_attempt_at = {now_sql}"
+    )
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from oncall.reminders.tasks import dispatch; dispatch.delay()",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    def sent() -> int:
+        return db.query("SELECT COUNT(*) FROM reminders_reminder WHERE state = 'sent'")[0][0]
+
+    finished = wait_until(lambda: sent() == COUNT, 600, interval=0.5)
+    seconds = time.perf_counter() - t0
+    done = sent()
+    throughput = done / seconds
+    label = f"reminders, {WORKERS} workers x {concurrency} pool process(es)"
+    print(
+        f"{label:47}: {throughput:6.0f} msg/s "
+        f"({seconds:.1f} s, {done} sent{'' if finished else ', TIMED OUT'})"
+    )
+    for name, baseline in baselines.items():
+        print(f"  ratio to smtplib {name:28}: {throughput / baseline:6.2f}")
+    if db.postgres:
+        lateness_sql = (
+            "SELECT EXTRACT(EPOCH FROM sent_at - due_at) FROM reminders_reminder "
+            "WHERE state = 'sent'"
+        )
+    else:
+        lateness_sql = (
+            "SELECT (julianday(sent_at) - julianday(due_at)) * 86400.0 "
+            "FROM reminders_reminder WHERE state = 'sent'"
+        )
+    lateness = sorted(float(row[0]) for row in db.query(lateness_sql))
+    p = lambda q: lateness[min(len(lateness) - 1, int(q * len(lateness)))]  # noqa: E731
+    print(
+        f"  lateness (sent_at - due_at): p50 {p(0.50):.2f} s, p99 {p(0.99):.2f} s, "
+        f"max {lateness[-1]:.2f} s"
+    )
+    doubled = sink.count - done
+    print(
+        f"  messages at the sink: {sink.count} for {done} sent rows "
+        f"({'none doubled' if doubled == 0 else f'{doubled} extra'})"
+    )
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="oncall-bench-reminders-"))
     db = Database(folder)
@@ -229,86 +331,17 @@ def main() -> None:
             assert sink.count == COUNT, sink.count
             baselines[label] = COUNT / elapsed
             print(
-                f"plain smtplib, 1 process, {label:21}: {baselines[label]:6.0f} msg/s "
+                f"{'plain smtplib, 1 process, ' + label:47}: {baselines[label]:6.0f} msg/s "
                 f"({elapsed:.1f} s)"
             )
 
-        # 2. Reminders: make every row due now, start the workers, one dispatch message.
-        sink.count = 0
-        for n in range(WORKERS):
-            log = open(folder / f"worker{n}.log", "wb")  # noqa: SIM115
-            workers.append(
-                subprocess.Popen(
-                    [
-                        CELERY,
-                        "-A",
-                        "oncall",
-                        "worker",
-                        "--loglevel",
-                        "WARNING",
-                        "--concurrency",
-                        "1",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                        "-n",
-                        f"bench{n}@%h",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        time.sleep(4)  # let both workers connect
-        now_sql = "now()" if db.postgres else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
-        db.query(f"UPDATE reminders_reminder SET due_at = {now_sql}, next_attempt_at = {now_sql}")  # noqa: S608
-        t0 = time.perf_counter()
-        manage("shell", code="from oncall.reminders.tasks import dispatch; dispatch.delay()")
-
-        def sent() -> int:
-            return db.query("SELECT COUNT(*) FROM reminders_reminder WHERE state = 'sent'")[0][0]
-
-        finished = wait_until(lambda: sent() == COUNT, 600, interval=0.5)
-        seconds = time.perf_counter() - t0
-        done = sent()
-        throughput = done / seconds
-        print(
-            f"reminders, {WORKERS} worker processes{'':18}: {throughput:6.0f} msg/s "
-            f"({seconds:.1f} s, {done} sent{'' if finished else ', TIMED OUT'})"
-        )
-        for label, baseline in baselines.items():
-            print(f"ratio reminders / smtplib {label:21}: {throughput / baseline:6.2f}")
-        if db.postgres:
-            lateness_sql = (
-                "SELECT EXTRACT(EPOCH FROM sent_at - due_at) FROM reminders_reminder "
-                "WHERE state = 'sent'"
-            )
-        else:
-            lateness_sql = (
-                "SELECT (julianday(sent_at) - julianday(due_at)) * 86400.0 "
-                "FROM reminders_reminder WHERE state = 'sent'"
-            )
-        lateness = sorted(float(row[0]) for row in db.query(lateness_sql))
-        p = lambda q: lateness[min(len(lateness) - 1, int(q * len(lateness)))]  # noqa: E731
-        print(
-            f"lateness (sent_at - due_at): p50 {p(0.50):.2f} s, p99 {p(0.99):.2f} s, "
-            f"max {lateness[-1]:.2f} s"
-        )
-        doubled = sink.count - done
-        print(
-            f"messages at the sink: {sink.count} for {done} sent rows "
-            f"({'none doubled' if doubled == 0 else f'{doubled} extra'})"
-        )
+        # 2. Reminders, for each pool size: every row pending and due now,
+        #    two fresh workers, one dispatch message as a beat tick would send.
+        for concurrency in CONCURRENCIES:
+            run_reminders(db, env, folder, sink, workers, concurrency, baselines)
+            stop_workers(workers)
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
+        stop_workers(workers)
         if redis is not None:
             redis.kill()
             redis.wait()
