@@ -362,9 +362,10 @@ def test_it_never_sends_twice_with_dispatchers_racing(stack, sink):
 
 
 def test_it_delivers_reminders_that_fell_due_while_redis_was_down(stack, sink):
-    stack.seed_reminders("outage", 50, due_in=4, spread=3)
     try:
         stack.start_worker("survivor", smtp_port=sink.port)
+        # Seeded once the worker is up: none is due before the broker goes.
+        stack.seed_reminders("outage", 50, due_in=4, spread=3)
         with Beat(stack) as beat:
             stack.stop_redis()
             # All 50 fall due while the broker is gone; nothing can be sent.
