@@ -5,6 +5,9 @@ test; the peers are real servers on loopback. The fault tests with a real
 Celery worker, Redis and kill -9 are in test_reminders_faults.py.
 """
 
+import socket
+import threading
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +17,7 @@ from django.utils import timezone
 from oncall.celery import app as celery_app
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.reminders import channels
-from oncall.reminders.dispatch import SWEEP_AFTER, claim, dispatch_due
+from oncall.reminders.dispatch import SWEEP_AFTER, claim, deliver, dispatch_due
 from oncall.reminders.models import MAX_ATTEMPTS, Reminder
 from oncall.reminders.plan import plan_reminders
 from oncall.runbooks.models import Revision, Runbook
@@ -517,6 +520,13 @@ def test_it_refuses_webhooks_to_private_addresses_unless_allowed(
         "http://[::1]:8080/",
         "http://[::ffff:192.168.1.1]/",
         "http://localhost/hook",
+        # IPv6 forms that carry an IPv4 address: NAT64, 6to4, IPv4-compatible,
+        # SIIT, Teredo.
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[2002:7f00:1::]/",
+        "http://[::127.0.0.1]/",
+        "http://[::ffff:0:7f00:1]/",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
         "ftp://example.com/hook",
         "http:///nohost",
     ]:
@@ -571,6 +581,58 @@ def test_it_sweeps_rows_stuck_in_sending_back_and_sends_them_once(trainee, smtp_
     reminder.refresh_from_db()
     assert (reminder.state, reminder.attempts) == (State.SENT, 2)
     assert len(smtp_sink.messages) == 1
+
+
+def test_it_does_not_send_a_row_whose_claim_was_taken_over(trainee, smtp_sink):
+    make_reminder(trainee)
+    token, rows = claim(now=timezone.now())
+    # While this worker hung on an earlier row, the sweep handed the row to another.
+    Reminder.objects.filter(pk=rows[0].pk).update(claimed_by="another-worker")
+    assert deliver(rows[0], token, mailer=None, now=timezone.now()) == "lost"
+    assert smtp_sink.messages == []
+    assert Reminder.objects.get().claimed_by == "another-worker"
+
+
+def test_it_hands_back_the_rest_of_a_batch_when_out_of_time(trainee, smtp_sink):
+    for n in range(3):
+        make_reminder(trainee, key=f"budget-{n}")
+    result = dispatch_due(time_budget=-1)
+    assert (result.sent, result.released, result.more) == (0, 3, True)
+    assert set(Reminder.objects.values_list("state", "attempts")) == {(State.PENDING, 0)}
+    assert dispatch_due().sent == 3
+
+
+def test_it_gives_up_on_a_webhook_that_trickles_its_answer(trainee, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def trickle():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+            if stop.is_set():
+                break
+            try:
+                conn.send(bytes([byte]))
+            except OSError:
+                break
+            clock.sleep(1)  # each read gets a byte well within the socket timeout
+        conn.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    reminder = make_reminder(trainee, channel="webhook")
+    started = clock.monotonic()
+    try:
+        with pytest.raises(channels.TransientError):
+            channels.send_webhook(reminder, url=f"http://127.0.0.1:{server.getsockname()[1]}/")
+    finally:
+        stop.set()
+        server.close()
+    assert clock.monotonic() - started < channels.WEBHOOK_TIMEOUT + 2
 
 
 def test_it_claims_a_row_only_once(trainee):

@@ -9,12 +9,14 @@ Message-ID of the email, the Idempotency-Key of the webhook request.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
 import smtplib
 import socket
 import ssl
+import threading
 from datetime import UTC
 from urllib.parse import urlsplit
 
@@ -25,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from oncall.reminders.models import Reminder
 
-WEBHOOK_TIMEOUT = 5  # seconds, for connecting and for each read
+WEBHOOK_TIMEOUT = 5  # seconds, for the whole request
 WEBHOOK_RETRY_STATUSES = {408, 425, 429}
 USER_AGENT = "oncall-reminders/1"
 
@@ -158,12 +160,14 @@ def resolve_webhook(url: str) -> tuple[str, int, str, str]:
     if not settings.WEBHOOKS_ALLOW_PRIVATE:
         for address in addresses:
             if _is_private(address):
+                # The address itself is not shown: that would answer questions
+                # about the internal network's DNS.
                 raise PermanentError(
                     _(
-                        "The webhook host %(host)s resolves to %(address)s, a loopback, private "
-                        "or link-local address; the operator has not allowed those."
+                        "The webhook host %(host)s resolves to a loopback, private or "
+                        "link-local address; the operator has not allowed those."
                     )
-                    % {"host": parts.hostname, "address": address}
+                    % {"host": parts.hostname}
                 )
     path = parts.path or "/"
     if parts.query:
@@ -171,11 +175,34 @@ def resolve_webhook(url: str) -> tuple[str, int, str, str]:
     return parts.hostname, port, str(addresses[0]), path
 
 
+# IPv6 prefixes that carry an IPv4 address inside them (NAT64, IPv4-compatible,
+# SIIT): a translator on the way may turn them into a private IPv4 address.
+EMBEDDED_IPV4_NETWORKS = [
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+]
+
+
 def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None:
+            address = address.sixtofour
+        elif address.teredo is not None:
+            return True
+        elif any(address in network for network in EMBEDDED_IPV4_NETWORKS):
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return not address.is_global or address.is_multicast
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -213,13 +240,18 @@ def send_webhook(reminder: Reminder, url: str | None = None) -> None:
         "Idempotency-Key": reminder.message_token,
         "User-Agent": USER_AGENT,
     }
+    # The socket timeout bounds each read; a peer trickling a byte every few
+    # seconds would never hit it, so a timer cuts the whole exchange at the limit.
+    watchdog = threading.Timer(WEBHOOK_TIMEOUT, _cut, args=[connection])
+    watchdog.start()
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         answer = response.read(500).decode("utf-8", "replace")
-    except (OSError, http.client.HTTPException) as e:
+    except (OSError, http.client.HTTPException, ValueError) as e:
         raise TransientError(f"{e.__class__.__name__}: {e}") from e
     finally:
+        watchdog.cancel()
         connection.close()
     status = response.status
     if 200 <= status < 300:

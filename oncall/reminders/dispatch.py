@@ -53,6 +53,8 @@ class DispatchResult:
     retrying: int = 0
     failed: int = 0
     swept: int = 0
+    lost: int = 0  # claims taken over by another worker after a sweep
+    released: int = 0  # claimed rows handed back when the time budget ran out
     more: bool = False  # stopped for time with due rows left
 
 
@@ -116,8 +118,28 @@ def _finish(row: Reminder, token: str, **changes) -> None:
     )
 
 
+def _still_ours(row: Reminder, token: str) -> bool:
+    """Renew the claim just before sending; False if the row was swept meanwhile.
+
+    A batch is claimed at once; if an earlier row of it hung for longer than
+    the sweep's 10 minutes, later rows may have been handed to another worker.
+    """
+    return bool(
+        Reminder.objects.filter(pk=row.pk, claimed_by=token, state=State.SENDING).update(
+            claimed_at=timezone.now()
+        )
+    )
+
+
+def _release(row: Reminder, token: str) -> None:
+    """Hand a claimed, unsent row back: not an attempt."""
+    _finish(row, token, state=State.PENDING, attempts=F("attempts") - 1)
+
+
 def deliver(row: Reminder, token: str, *, mailer, now: datetime) -> str:
     """Send one claimed row and record the outcome; return the new state name."""
+    if not _still_ours(row, token):
+        return "lost"
     if not row.is_urgent:
         until = row.recipient.profile.quiet_until(now)
         if until is not None:
@@ -184,9 +206,18 @@ def dispatch_due(
             first = False
             if any(row.channel == Reminder.Channel.EMAIL for row in rows):
                 channels.open_mailer(mailer)
-            for row in rows:
+            for index, row in enumerate(rows):
+                if time_budget is not None and time.monotonic() - started > time_budget:
+                    # Out of time mid-batch: the rest go back for the next dispatch.
+                    for unsent in rows[index:]:
+                        _release(unsent, token)
+                    result.released += len(rows) - index
+                    result.more = True
+                    break
                 outcome = deliver(row, token, mailer=mailer, now=now)
                 setattr(result, outcome, getattr(result, outcome) + 1)
+            if result.more:
+                break
             if time_budget is not None and time.monotonic() - started > time_budget:
                 result.more = True
                 break
