@@ -8,16 +8,15 @@ points at PostgreSQL, a fresh database on that server that is dropped at the
 end. It never touches var/.
 """
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._database import throwaway_database  # noqa: E402
 
 ONBOARDINGS = 200
 ITEMS = 40
@@ -27,41 +26,8 @@ TARGET_QUERIES = 10
 
 
 def main() -> None:
-    workdir = tempfile.mkdtemp(prefix="oncall-bench-readiness-")
-    os.environ["ONCALL_VAR_DIR"] = workdir
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings")
-    url = os.environ.get("DATABASE_URL", "")
-    pg_admin = None
-    if url.startswith(("postgres://", "postgresql://")):
-        pg_admin, url = _create_pg_database(url)
-        os.environ["DATABASE_URL"] = url
-    else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
-    try:
+    with throwaway_database("readiness"):
         run()
-    finally:
-        if pg_admin is not None:
-            _drop_pg_database(*pg_admin)
-
-
-def _create_pg_database(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"oncall_bench_readiness_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return (admin_url, name), urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _drop_pg_database(admin_url: str, name: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run() -> None:
