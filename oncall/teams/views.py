@@ -41,8 +41,3 @@ def regenerate_calendar_token(request: HttpRequest) -> HttpResponse:
         _("Your calendar link is new; the old one stopped working. Update your calendar app."),
     )
     return redirect("profile")
-
-
-@login_required
-def coming_soon(request: HttpRequest, title: str = "") -> HttpResponse:
-    return render(request, "coming_soon.html", {"title": title})
