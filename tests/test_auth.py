@@ -92,3 +92,11 @@ def test_pages_carry_csp_with_a_nonce_and_the_htmx_csrf_header(client_for, train
     assert 'hx-headers=\'{"x-csrftoken": "' in content
     nonce = csp.split("'nonce-")[1].split("'")[0]
     assert f'nonce="{nonce}"' in content
+
+
+def test_a_missing_page_is_a_friendly_404_in_the_projects_look(client_for, trainee):
+    response = client_for(trainee).get("/shifts/999999/")
+    assert response.status_code == 404
+    content = response.content.decode()
+    assert "Nothing here" in content
+    assert 'class="site-header"' in content
