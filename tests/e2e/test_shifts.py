@@ -97,13 +97,15 @@ def test_trainee_writes_a_debrief_after_a_shift(live_server, page, sign_in, trai
 
 
 def test_the_calendar_fits_a_phone(live_server, phone, sign_in, trainee, primary, team):
-    start = timezone.now() + timedelta(days=1)
+    # A shift going on now is in this week's grid whatever the day and hour
+    # (tomorrow would fall in next week's grid on a Sunday).
+    start = timezone.now() - timedelta(hours=1)
     ShadowShift.objects.create(
         team=team,
         trainee=trainee,
         primary=primary,
         starts_at=start,
-        ends_at=start + timedelta(hours=8),
+        ends_at=start + timedelta(hours=2),
     )
     sign_in(phone, trainee, "/shifts/")
     width = phone.evaluate("document.documentElement.scrollWidth")
