@@ -28,6 +28,13 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Stored readiness is reconciled with every change that moves it; this is
+    # the safety net for anything that changed the database some other way.
+    "readiness-reconcile": {
+        "task": "oncall.readiness.tasks.reconcile",
+        "schedule": 600.0,
+        "options": {"expires": 590},
+    },
     "reminders-dispatch": {
         "task": "oncall.reminders.tasks.dispatch",
         "schedule": 30.0,

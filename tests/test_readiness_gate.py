@@ -10,13 +10,12 @@ from oncall.readiness.models import Activity, Onboarding, TemplateItem
 from oncall.readiness.progress import (
     ReadinessError,
     clear_onboarding,
-    mark_runbook_read,
-    refresh_states,
     reopen_onboarding,
     sign_off_item,
     tick_item,
     untick_item,
 )
+from oncall.readiness.reconcile import on_revisions_change, reconcile_all
 from oncall.shifts.models import ShadowShift
 from tests.test_readiness_support import (
     done_shifts,
@@ -24,6 +23,7 @@ from tests.test_readiness_support import (
     make_runbook,
     make_template,
     new_revision,
+    read_runbook,
     start,
 )
 
@@ -43,7 +43,7 @@ def finish_everything(onboarding, *, team, trainee, primary, lead, runbook):
     done_shifts(team, trainee, primary, kind=ShadowShift.Kind.REVERSE_SHADOW, n=2)
     tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
     tick_item(item=item(onboarding, "Escalation policy"), by=trainee)
-    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    read_runbook(trainee, runbook)
     sign_off_item(item=item(onboarding, "Escalation policy"), by=lead)
     onboarding.refresh_from_db()
 
@@ -80,7 +80,7 @@ def test_it_explains_what_is_missing_in_one_sentence(
     done_shifts(team, trainee, primary, kind=ShadowShift.Kind.REVERSE_SHADOW, n=2)
     tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
     tick_item(item=item(onboarding, "Escalation policy"), by=trainee)
-    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    read_runbook(trainee, runbook)
     new_revision(runbook, "# Second\n\nCheck the new dashboard.\n")
 
     result = gate.evaluate(onboarding)
@@ -111,8 +111,6 @@ def test_it_counts_only_done_shifts_of_the_kind_in_the_team(
     assert (shadow.shifts_done, shadow.done) == (1, False)
     assert (reverse.shifts_done, reverse.done) == (3, True)
     assert "1 of 3 shadow shifts" in result.missing
-    # Progress counts shifts one by one, but never beyond what is asked.
-    assert reverse.steps_done == 2
 
 
 def test_it_needs_a_signoff_where_the_item_asks_for_one(onboarding, trainee, lead):
@@ -128,13 +126,20 @@ def test_it_needs_a_signoff_where_the_item_asks_for_one(onboarding, trainee, lea
     assert status.complete and not status.awaiting_signoff
 
 
-def test_it_moves_progress_on_tick_and_again_on_signoff(onboarding, trainee, lead):
-    before = gate.evaluate(onboarding).percent
+def test_it_counts_progress_as_required_items_complete_over_required_items(
+    onboarding, trainee, lead
+):
+    # 5 required items: laptop, escalation (needs a sign-off), the runbook, two shift items.
+    assert gate.evaluate(onboarding).percent == 0
+    tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
+    assert gate.evaluate(onboarding).percent == 20
     tick_item(item=item(onboarding, "Escalation policy"), by=trainee)
-    ticked = gate.evaluate(onboarding).percent
+    assert gate.evaluate(onboarding).percent == 20  # waits for the sign-off
     sign_off_item(item=item(onboarding, "Escalation policy"), by=lead)
-    signed = gate.evaluate(onboarding).percent
-    assert before < ticked < signed
+    result = gate.evaluate(onboarding)
+    assert (result.done, result.total, result.percent) == (2, 5, 40)
+    onboarding.refresh_from_db()
+    assert (onboarding.required_done, onboarding.required_total, onboarding.percent) == (2, 5, 40)
 
 
 def test_it_refuses_a_signoff_before_the_item_is_done(onboarding, lead):
@@ -177,7 +182,7 @@ def test_it_withdraws_signoff_and_readiness_on_untick(
 
 
 def test_it_reads_a_runbook_at_its_current_revision(onboarding, trainee, runbook):
-    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    read_runbook(trainee, runbook)
     read = item(onboarding, runbook.title)
     assert read.revision_read_id == runbook.current_revision_id
     assert gate.evaluate(onboarding).status(read).done
@@ -192,9 +197,7 @@ def test_it_reopens_a_read_item_when_the_runbook_gets_a_new_revision(
     first = runbook.current_revision
     second = new_revision(runbook, "# Second\n\nA new step.\n")
 
-    looked_at = refresh_states(runbook_ids=[runbook.pk])
-
-    assert looked_at == 1
+    # The new revision reconciled the onboarding in its own transaction.
     onboarding.refresh_from_db()
     read = item(onboarding, runbook.title)
     status = gate.evaluate(onboarding).status(read)
@@ -205,26 +208,24 @@ def test_it_reopens_a_read_item_when_the_runbook_gets_a_new_revision(
     assert notes.count() == 1
     assert notes.get().item_id == read.pk
 
-    # Once per revision: asking again says nothing new; a third revision does.
-    assert refresh_states() == 0
+    # Once per revision: reconciling again says nothing new; a third revision does.
+    assert reconcile_all() == (1, 0)
     assert notes.count() == 1
     new_revision(runbook, "# Third\n")
-    refresh_states()
     assert notes.count() == 2
 
     # Reading the current revision closes the item and the gate passes again.
-    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    read_runbook(trainee, runbook)
     onboarding.refresh_from_db()
     assert onboarding.state == Onboarding.State.READY
     assert item(onboarding, runbook.title).revision_read_id != second.pk
 
 
 def test_it_leaves_last_activity_alone_when_only_a_runbook_changed(onboarding, trainee, runbook):
-    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+    read_runbook(trainee, runbook)
     long_ago = timezone.now() - timedelta(days=9)
     Onboarding.objects.filter(pk=onboarding.pk).update(last_activity_at=long_ago)
     new_revision(runbook, "# Changed\n")
-    refresh_states()
     onboarding.refresh_from_db()
     assert onboarding.last_activity_at == long_ago
     tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
@@ -232,12 +233,13 @@ def test_it_leaves_last_activity_alone_when_only_a_runbook_changed(onboarding, t
     assert onboarding.last_activity_at > long_ago
 
 
-def test_it_refreshes_only_the_runbooks_asked_for(onboarding, trainee, runbook, team):
-    mark_runbook_read(engineer=trainee, runbook=runbook, by=trainee)
+def test_it_reconciles_only_onboardings_that_read_the_changed_runbook(
+    onboarding, trainee, runbook, team, django_user_model, lead
+):
+    read_runbook(trainee, runbook)
     other = make_runbook(team, slug="payments-db/disk-full")
-    new_revision(runbook, "# Changed\n")
-    assert refresh_states(runbook_ids=[other.pk]) == 0
-    assert refresh_states(runbook_ids=[runbook.pk]) == 1
+    assert on_revisions_change([other.pk]) == 0
+    assert on_revisions_change([runbook.pk]) == 1
 
 
 def test_it_clears_only_when_the_gate_passes(onboarding, team, trainee, primary, lead, runbook):
@@ -270,7 +272,6 @@ def test_it_keeps_a_cleared_onboarding_cleared_until_a_lead_reopens_it(
     )
     clear_onboarding(onboarding=onboarding, by=lead)
     new_revision(runbook, "# Changed\n")
-    refresh_states()
     onboarding.refresh_from_db()
     assert onboarding.state == Onboarding.State.CLEARED
     assert onboarding.activities.filter(verb=Activity.Verb.REREAD_NEEDED).exists()

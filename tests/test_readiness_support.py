@@ -6,9 +6,12 @@ from datetime import timedelta
 from django.utils import timezone
 
 from oncall.readiness.models import ChecklistTemplate, Kind, TemplateItem
-from oncall.readiness.progress import start_onboarding
+from oncall.readiness.progress import mark_runbook_read, reading_proof, start_onboarding
+from oncall.runbooks.changes import revisions_changed
 from oncall.runbooks.models import Revision, Runbook
 from oncall.shifts.models import ShadowShift
+from oncall.shifts.schedule import cancel_shifts, confirm_shift, schedule_shifts
+from oncall.shifts.series import Occurrence
 
 
 def make_runbook(team, slug: str = "payments-api/error-rate-high", title: str = "") -> Runbook:
@@ -29,6 +32,7 @@ def new_revision(runbook: Runbook, markdown: str) -> Revision:
     )
     runbook.current_revision = revision
     runbook.save(update_fields=["current_revision"])
+    revisions_changed([runbook.pk])
     return revision
 
 
@@ -73,18 +77,42 @@ def start(engineer, team, template, lead):
 
 
 def done_shifts(team, trainee, primary, *, kind=ShadowShift.Kind.SHADOW, n: int = 1, state=None):
-    start_at = timezone.now() - timedelta(days=30)
-    for i in range(n):
-        starts = start_at + timedelta(days=i)
-        ShadowShift.objects.create(
+    """Past shifts, through the real workflows: confirmed by the primary (done),
+    left scheduled, or cancelled. Each starts a day after the trainee's last one."""
+    state = state or ShadowShift.State.DONE
+    taken = ShadowShift.objects.filter(trainee=trainee).count()
+    first = timezone.now() - timedelta(days=90 - taken)
+    occurrences = [
+        Occurrence(
+            local_date=(first + timedelta(days=i)).date(),
+            starts_at=first + timedelta(days=i),
+            ends_at=first + timedelta(days=i, hours=8),
+        )
+        for i in range(n)
+    ]
+    shifts = []
+    for occurrence in occurrences:
+        shifts += schedule_shifts(
             team=team,
             trainee=trainee,
             primary=primary,
             kind=kind,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=8),
-            state=state or ShadowShift.State.DONE,
+            occurrences=[occurrence],
+            time_zone="UTC",
+            created_by=None,
         )
+    for shift in shifts:
+        if state == ShadowShift.State.DONE:
+            confirm_shift(shift=shift, by=primary, lead=False)
+        elif state == ShadowShift.State.CANCELLED:
+            cancel_shifts(shifts=[shift])
+    return shifts
+
+
+def read_runbook(engineer, runbook: Runbook) -> int:
+    """Open the runbook's current revision and mark it read, as its page lets one do."""
+    proof = reading_proof(user=engineer, revision=runbook.current_revision)
+    return mark_runbook_read(engineer=engineer, runbook=runbook, proof=proof)
 
 
 def item(onboarding, title: str):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from oncall.celery import app as celery_app
 from oncall.readiness.models import ItemProgress, Onboarding
+from oncall.readiness.reconcile import reconcile
 from oncall.reminders import channels
 from oncall.reminders.dispatch import SWEEP_AFTER, claim, deliver, dispatch_due
 from oncall.reminders.models import MAX_ATTEMPTS, Reminder
@@ -316,6 +317,7 @@ def onboarding(team, trainee, lead):
 
 def test_it_plans_overdue_and_stalled_reminders_for_engineer_and_lead(onboarding):
     ItemProgress.objects.create(onboarding=onboarding, section="Access", title="VPN", required=True)
+    reconcile(onboarding)
     plan_reminders(now=at("2026-03-02 01:00"))
     kinds = sorted((r.kind, r.recipient.username) for r in rows(kind__in=ONBOARDING_KINDS))
     assert kinds == [
@@ -332,6 +334,7 @@ def test_it_plans_overdue_and_stalled_reminders_for_engineer_and_lead(onboarding
     item = onboarding.items.get()
     item.tick(by=onboarding.engineer)
     onboarding.log("tick", actor=onboarding.engineer, item=item, at=at("2026-03-02 01:30"))
+    reconcile(onboarding)
     plan_reminders(now=at("2026-03-02 01:31"))
     assert {r.state for r in rows(kind__in=ONBOARDING_KINDS)} == {State.CANCELLED}
 
@@ -377,7 +380,7 @@ def test_it_plans_the_weekly_digest_for_leads_monday_at_nine_team_time(team, lea
     assert digest.recipient == lead
     assert digest.due_at == at("2026-03-09 09:00", TOKYO)
     assert digest.subject == "Payments this week: 0 ready, 1 onboarding, 0 shifts"
-    assert "trainee: 0 of 0 required items, in progress" in digest.body
+    assert "trainee: 0 of 0 required items (100%), in progress" in digest.body
 
 
 def test_it_defers_a_digest_in_quiet_hours_until_they_end(team, lead, smtp_sink):

@@ -79,7 +79,7 @@ def upcoming(team, trainee, primary):
 def test_it_bumps_the_sequence_on_every_change(started):
     assert started.sequence == 0
     started.reschedule(starts_at=started.starts_at, ends_at=started.ends_at + timedelta(hours=1))
-    started.mark_done()
+    started.mark_done(by=started.primary)
     started.refresh_from_db()
     assert started.sequence == 2
     assert started.state == ShadowShift.State.DONE
@@ -472,15 +472,33 @@ def test_it_shows_times_in_the_viewers_zone(client_for, teammate, trainee, upcom
 # Mark done and debrief ---------------------------------------------------
 
 
-@pytest.mark.parametrize("who", ["trainee", "primary", "lead"])
-def test_it_lets_the_pair_and_leads_mark_done(client_for, request, who, started):
-    response = client_for(request.getfixturevalue(who)).post(
-        reverse("shifts:done", args=[started.pk])
-    )
+@pytest.mark.parametrize("who", ["primary", "lead"])
+def test_it_lets_the_primary_and_leads_confirm_a_shift(client_for, request, who, started):
+    person = request.getfixturevalue(who)
+    response = client_for(person).post(reverse("shifts:done", args=[started.pk]))
     assert response.status_code == 302
     started.refresh_from_db()
     assert started.state == ShadowShift.State.DONE
     assert started.sequence == 1
+    assert (started.confirmed_by, started.confirmed_at is not None) == (person, True)
+
+
+def test_it_lets_the_trainee_only_record_attending(client_for, trainee, primary, started):
+    client = client_for(trainee)
+    page = client.get(started.get_absolute_url()).content.decode()
+    assert "I attended" in page and "Confirm it happened" not in page
+
+    client.post(reverse("shifts:done", args=[started.pk]))
+
+    started.refresh_from_db()
+    assert started.state == ShadowShift.State.SCHEDULED  # it does not count yet
+    assert started.attended_at is not None and started.confirmed_by is None
+    page = client.get(started.get_absolute_url()).content.decode()
+    assert "attended, waiting for primary’s confirmation" in page
+    # The primary confirms; now it counts.
+    client_for(primary).post(reverse("shifts:done", args=[started.pk]))
+    started.refresh_from_db()
+    assert (started.state, started.confirmed_by) == (ShadowShift.State.DONE, primary)
 
 
 def test_it_does_not_let_a_teammate_mark_done_or_debrief(client_for, teammate, started):

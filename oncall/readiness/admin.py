@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from oncall.readiness.describe import render_description
 from oncall.readiness.models import (
     Activity,
     ChecklistTemplate,
@@ -7,12 +8,23 @@ from oncall.readiness.models import (
     Onboarding,
     TemplateItem,
 )
+from oncall.readiness.reconcile import reconcile
 
 
 class TemplateItemInline(admin.TabularInline):
     model = TemplateItem
     extra = 1
-    fields = ["order", "section", "title", "kind", "required", "needs_signoff", "runbook", "count"]
+    fields = [
+        "order",
+        "section",
+        "title",
+        "description",
+        "kind",
+        "required",
+        "needs_signoff",
+        "runbook",
+        "count",
+    ]
     raw_id_fields = ["runbook"]
 
 
@@ -23,6 +35,15 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [TemplateItemInline]
     raw_id_fields = ["created_by"]
+
+    def save_formset(self, request, form, formset, change):
+        items = formset.save(commit=False)
+        for item in items:
+            # Descriptions are rendered when saved, never when shown.
+            item.set_description(item.description)
+            item.save()
+        for item in formset.deleted_objects:
+            item.delete()
 
 
 class ItemProgressInline(admin.TabularInline):
@@ -41,6 +62,12 @@ class OnboardingAdmin(admin.ModelAdmin):
     search_fields = ["engineer__username", "engineer__first_name", "engineer__last_name"]
     raw_id_fields = ["engineer", "mentor", "lead", "cleared_by", "template"]
     inlines = [ItemProgressInline]
+    # Derived from the gate: written by reconcile only.
+    readonly_fields = ["state", "ready_at", "required_done", "required_total"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        reconcile(obj)
 
 
 @admin.register(ItemProgress)
@@ -55,7 +82,13 @@ class ItemProgressAdmin(admin.ModelAdmin):
         "signed_off_by",
         "revision_read",
         "reread_noted_revision",
+        "signoff_withdrawn_from",
     ]
+
+    def save_model(self, request, obj, form, change):
+        obj.description_html = render_description(obj.description)
+        super().save_model(request, obj, form, change)
+        reconcile(obj.onboarding)
 
 
 @admin.register(Activity)

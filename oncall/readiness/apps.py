@@ -11,6 +11,12 @@ class ReadinessConfig(AppConfig):
         # has it on their checklist; runbooks cannot import readiness, so
         # readiness registers the card with it.
         from oncall.readiness.panel import runbook_panel
-        from oncall.runbooks import panels
+        from oncall.readiness.reconcile import on_revisions_change, on_shift_change
+        from oncall.runbooks import changes, panels
+        from oncall.shifts import schedule
 
         panels.register(runbook_panel)
+        # Stored readiness changes in the same transaction as the shifts and
+        # runbook revisions it derives from (see reconcile.py).
+        schedule.on_shifts_changed(on_shift_change)
+        changes.on_revisions_changed(on_revisions_change)

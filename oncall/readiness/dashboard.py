@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 
-from django.db.models import Case, Value, When
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import escape
@@ -17,6 +16,7 @@ from oncall.readiness import gate
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Team
+from oncall.teams.people import display_name
 
 STALLED_AFTER_DAYS = 7
 
@@ -26,7 +26,7 @@ SORTS = {
     "left": lambda row: (row.result.left, row.name.lower()),
     "activity": lambda row: (row.idle_days, row.name.lower()),
     "target": lambda row: (row.onboarding.target_date or date.max, row.name.lower()),
-    "state": lambda row: (STATE_ORDER[row.onboarding.state], row.result.percent, row.name.lower()),
+    "state": lambda row: (STATE_ORDER[row.state], row.result.percent, row.name.lower()),
 }
 STATE_LABELS = {
     Onboarding.State.READY: _("ready"),
@@ -49,32 +49,31 @@ class Row:
 
     @property
     def name(self) -> str:
-        engineer = self.onboarding.engineer
-        return engineer.get_full_name() or engineer.get_username()
+        return display_name(self.onboarding.engineer)
 
     @cached_property
     def url(self) -> str:
         return reverse("readiness:onboarding", args=[self.onboarding.pk])
 
     @property
+    def state(self) -> str:
+        """What the gate says now (a clearance stands until a lead reopens it)."""
+        if self.onboarding.state == Onboarding.State.CLEARED:
+            return Onboarding.State.CLEARED
+        return Onboarding.State.READY if self.result.passed else Onboarding.State.IN_PROGRESS
+
+    @property
     def state_label(self) -> str:
-        return STATE_LABELS[self.onboarding.state]
+        return STATE_LABELS[self.state]
 
     @property
     def stalled(self) -> bool:
-        return (
-            self.onboarding.state == Onboarding.State.IN_PROGRESS
-            and self.idle_days >= STALLED_AFTER_DAYS
-        )
+        return self.state == Onboarding.State.IN_PROGRESS and self.idle_days >= STALLED_AFTER_DAYS
 
     @property
     def overdue(self) -> bool:
         target = self.onboarding.target_date
-        return (
-            target is not None
-            and target < self.today
-            and self.onboarding.state != Onboarding.State.CLEARED
-        )
+        return target is not None and target < self.today and self.state != Onboarding.State.CLEARED
 
 
 def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -> list[Row]:
@@ -83,9 +82,8 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     1. Load the onboardings with their engineers (one query) and their items
        with each runbook's current revision id (one query).
     2. Count done shadow shifts per trainee and kind for the team (one query).
-    3. Evaluate the gate per onboarding in memory.
-    4. Where the stored state lags behind the gate (a runbook changed, a
-       shift was marked done), fix it in one UPDATE.
+    3. Evaluate the gate per onboarding in memory. The stored state is
+       reconcile's to write; a page only reads.
     """
     now = now or timezone.now()
     today = timezone.localdate(now, team.tz)
@@ -116,7 +114,6 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     )
     shift_counts = gate.team_shift_counts(team.pk)
     rows = []
-    lagging: dict[int, bool] = {}
     for onboarding in onboardings:
         counts = {
             kind: shift_counts.get((onboarding.engineer_id, kind), 0)
@@ -125,23 +122,8 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
         result = gate.evaluate(
             onboarding, facts=facts.get(onboarding.pk, []), shift_counts=counts, with_statuses=False
         )
-        if onboarding.state != Onboarding.State.CLEARED:
-            wanted = Onboarding.State.READY if result.passed else Onboarding.State.IN_PROGRESS
-            if onboarding.state != wanted:
-                lagging[onboarding.pk] = result.passed
-                onboarding.state = wanted
-                onboarding.ready_at = now if result.passed else None
         idle = max((now - onboarding.last_activity_at).days, 0)
         rows.append(Row(onboarding=onboarding, result=result, idle_days=idle, today=today))
-    if lagging:
-        ready_ids = [pk for pk, passed in lagging.items() if passed]
-        Onboarding.objects.filter(pk__in=lagging).update(
-            state=Case(
-                When(pk__in=ready_ids, then=Value(Onboarding.State.READY)),
-                default=Value(Onboarding.State.IN_PROGRESS),
-            ),
-            ready_at=Case(When(pk__in=ready_ids, then=Value(now)), default=None),
-        )
     key = sort.removeprefix("-")
     rows.sort(key=SORTS.get(key, SORTS["state"]), reverse=sort.startswith("-"))
     return rows
@@ -188,7 +170,7 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
                 f"<td>{r.reverse_done}/{r.reverse_required}</td>"
                 f"<td>{row.idle_days}{stalled_badge if stalled else ''}</td>"
                 f"<td>{target}</td>"
-                f'<td><span class="badge badge--{o.state}">{state_labels[o.state]}</span></td>'
+                f'<td><span class="badge badge--{row.state}">{state_labels[row.state]}</span></td>'
                 "</tr>"
             )
         )
@@ -223,7 +205,7 @@ def write_csv(rows: list[Row], out) -> None:
         writer.writerow(
             [
                 _csv_safe(o.engineer.get_username()),
-                o.state,
+                row.state,
                 r.percent,
                 r.done,
                 r.total,

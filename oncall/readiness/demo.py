@@ -24,7 +24,8 @@ from oncall.readiness.models import (
     Onboarding,
     TemplateItem,
 )
-from oncall.readiness.progress import copy_template, refresh_onboarding, start_onboarding
+from oncall.readiness.progress import copy_template, start_onboarding
+from oncall.readiness.reconcile import reconcile
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import ShadowShift
 from oncall.teams.demo import DEMO_PASSWORD
@@ -160,15 +161,16 @@ def _payments_template(team: Team, lead, out) -> ChecklistTemplate:
         )
         if runbook is None:
             continue
-        TemplateItem.objects.create(
+        item = TemplateItem(
             template=template,
             section=section,
             title=runbook.title,
-            description="Read it end to end; try the first command against staging.",
             kind=Kind.READ_RUNBOOK,
             runbook=runbook,
             order=order + n,
         )
+        item.set_description("Read it end to end; try the first command against staging.")
+        item.save()
     if placeholder is not None and template.items.filter(kind=Kind.READ_RUNBOOK).exists():
         placeholder.delete()
     out(f"checklist template {TEMPLATE_NAME!r}")
@@ -222,7 +224,8 @@ def _done_shifts(team, trainee, primary, lead, now, *, shadow: int, reverse: int
             time_zone=team.time_zone,
             created_by=lead,
         )
-        shift.mark_done()
+        shift.book()
+        shift.mark_done(by=primary)
 
 
 def _progress(
@@ -268,6 +271,6 @@ def _progress(
             latest = max(latest, at)
     Onboarding.objects.filter(pk=onboarding.pk).update(last_activity_at=latest)
     onboarding.last_activity_at = latest
-    refresh_onboarding(onboarding)
+    reconcile(onboarding)
     if onboarding.state == Onboarding.State.READY:
         Onboarding.objects.filter(pk=onboarding.pk).update(ready_at=latest)

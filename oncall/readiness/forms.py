@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from oncall.readiness.models import ChecklistTemplate, Kind, Onboarding, TemplateItem
 from oncall.runbooks.models import Runbook
 from oncall.teams.models import Team
+from oncall.teams.people import display_name
 
 
 class NoteForm(forms.Form):
@@ -43,8 +44,8 @@ class StartOnboardingForm(forms.Form):
         members = get_user_model().objects.filter(memberships__team=team).order_by("username")
         self.fields["engineer"].queryset = members
         self.fields["mentor"].queryset = members
-        self.fields["engineer"].label_from_instance = _person
-        self.fields["mentor"].label_from_instance = _person
+        self.fields["engineer"].label_from_instance = display_name
+        self.fields["mentor"].label_from_instance = display_name
         self.fields["template"].queryset = available_templates(team).order_by("name")
 
     def clean(self):
@@ -61,13 +62,9 @@ class StartOnboardingForm(forms.Form):
             self.add_error(
                 "engineer",
                 _("%(name)s already has an onboarding in progress in this team.")
-                % {"name": _person(engineer)},
+                % {"name": display_name(engineer)},
             )
         return data
-
-
-def _person(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 class TemplateForm(forms.ModelForm):

@@ -16,7 +16,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oncall.readiness.models import ItemProgress, Kind, Onboarding
+from oncall.readiness.models import ItemProgress, Kind, Onboarding, progress_percent
 from oncall.shifts.models import ShadowShift
 
 # Which shadow-shift kind a checklist item counts.
@@ -117,9 +117,7 @@ class ItemStatus:
     done: bool  # the trainee's part is done (ticked, read at the current revision, shifts met)
     complete: bool  # done, and signed off where a sign-off is needed
     changed_since_read: bool = False
-    shifts_done: int = 0  # for shadow and reverse-shadow items
-    steps: int = 1  # units this item weighs in the progress bar
-    steps_done: int = 0
+    shifts_done: int = 0  # confirmed shifts, for shadow and reverse-shadow items
 
     @property
     def awaiting_signoff(self) -> bool:
@@ -145,8 +143,6 @@ class GateResult:
     passed: bool
     done: int  # required items complete
     total: int  # required items
-    steps_done: int
-    steps_total: int
     shadow_done: int = 0
     shadow_required: int = 0
     reverse_done: int = 0
@@ -164,9 +160,7 @@ class GateResult:
 
     @property
     def percent(self) -> int:
-        if self.steps_total == 0:
-            return 100
-        return round(100 * self.steps_done / self.steps_total)
+        return progress_percent(self.done, self.total)
 
     def status(self, item: ItemProgress) -> ItemStatus:
         return self.statuses[item.pk]
@@ -248,7 +242,7 @@ def _gap_words(gap: Gap) -> str:
 
 
 def done_shift_counts(onboarding: Onboarding) -> dict[str, int]:
-    """Done shadow shifts of each kind for the onboarding's engineer in its team (one query)."""
+    """Confirmed (done) shadow shifts of each kind for the onboarding's engineer in its team (one query)."""
     rows = (
         ShadowShift.objects.filter(
             team_id=onboarding.team_id,
@@ -289,8 +283,8 @@ def evaluate(
        shadow or reverse-shadow item is done when the engineer's done shifts
        of that kind in the team reach its count; any other item is done when
        ticked. An item that needs a sign-off is complete only once signed off.
-    3. Progress counts steps: one per item (or one per shift), plus one for
-       each sign-off, so ticking and signing off both move the bar.
+    3. Progress is one figure: required items complete over required items
+       (``progress_percent``), the same wherever it is shown.
     4. The gate passes when every required item is complete. Each required
        item that is not is a gap; ``missing`` and ``explanation`` word them.
 
@@ -310,8 +304,6 @@ def evaluate(
         passed=False,
         done=0,
         total=0,
-        steps_done=0,
-        steps_total=0,
         cleared=onboarding.state == Onboarding.State.CLEARED,
     )
     statuses = result.statuses
@@ -332,12 +324,9 @@ def evaluate(
         kind = f.kind
         changed = False
         shifts = 0
-        steps = 1
         if kind in shift_kinds:
             shifts = shifts_of_kind[kind]
             done = shifts >= f.count
-            steps = max(f.count, 1)
-            steps_done = min(shifts, steps)
         elif kind == read_kind and f.runbook_id is not None:
             current = f.current_revision_id
             if current is None:
@@ -346,14 +335,9 @@ def evaluate(
             else:
                 done = f.revision_read_id == current
                 changed = f.revision_read_id is not None and not done
-            steps_done = int(done)
         else:
             done = bool(f.ticked)
-            steps_done = int(done)
         complete = done and bool(f.signed or not f.needs_signoff)
-        if f.needs_signoff:
-            steps += 1
-            steps_done += int(done and bool(f.signed))
         if with_statuses:
             statuses[f.pk] = ItemStatus(
                 item=item,
@@ -361,15 +345,11 @@ def evaluate(
                 complete=complete,
                 changed_since_read=changed,
                 shifts_done=shifts,
-                steps=steps,
-                steps_done=steps_done,
             )
 
         if not f.required:
             continue
         result.total += 1
-        result.steps_total += steps
-        result.steps_done += steps_done
         if kind == shadow_kind:
             result.shadow_done += min(shifts, f.count)
             result.shadow_required += f.count

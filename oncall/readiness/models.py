@@ -7,11 +7,13 @@ decided in one place: ``oncall.readiness.gate.evaluate``.
 """
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from oncall.readiness.describe import render_description
 from oncall.runbooks.models import Revision, Runbook
 from oncall.teams.models import Team
 
@@ -26,6 +28,23 @@ class Kind(models.TextChoices):
 
 
 SHIFT_KINDS = (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT)
+
+
+def progress_percent(done: int, total: int) -> int:
+    """The one progress figure: required items complete over required items.
+
+    Rounded down, so 100 % means every required item is complete and "5 of 13"
+    reads 38 %, wherever it is shown (checklist, dashboard, CSV, digest).
+    """
+    if total <= 0:
+        return 100
+    return 100 * done // total
+
+
+# A checklist description is a paragraph or two of guidance, not a runbook:
+# longer text belongs in a runbook the item links to. The bound also keeps the
+# markdown rendered at save time small.
+DESCRIPTION_MAX = 4000
 
 
 class ChecklistTemplate(models.Model):
@@ -67,7 +86,11 @@ class TemplateItem(models.Model):
     template = models.ForeignKey(ChecklistTemplate, on_delete=models.CASCADE, related_name="items")
     section = models.CharField(_("section"), max_length=100)
     title = models.CharField(_("title"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(
+        _("description"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
+    )
+    # The description as sanitised HTML, rendered once when it is saved.
+    description_html = models.TextField(blank=True, editable=False)
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)
     needs_signoff = models.BooleanField(_("needs a lead's sign-off"), default=False)
@@ -91,6 +114,27 @@ class TemplateItem(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def copy_to(self, template: "ChecklistTemplate") -> "TemplateItem":
+        """The same item for another template (unsaved)."""
+        return TemplateItem(
+            template=template,
+            section=self.section,
+            title=self.title,
+            description=self.description,
+            description_html=self.description_html,
+            kind=self.kind,
+            required=self.required,
+            needs_signoff=self.needs_signoff,
+            runbook_id=self.runbook_id,
+            count=self.count,
+            order=self.order,
+        )
+
+    def set_description(self, text: str) -> None:
+        """Take new description text and render it once, here, not on every view."""
+        self.description = text
+        self.description_html = render_description(text)
 
 
 class Onboarding(models.Model):
@@ -132,6 +176,10 @@ class Onboarding(models.Model):
     # When the gate last started passing (None while it does not): the
     # dashboard's chart of readiness over time reads it.
     ready_at = models.DateTimeField(_("ready since"), null=True, blank=True)
+    # The gate's counts as last reconciled (``reconcile.reconcile``, the one
+    # writer): required items complete, and required items in all.
+    required_done = models.PositiveIntegerField(_("required items complete"), default=0)
+    required_total = models.PositiveIntegerField(_("required items"), default=0)
     cleared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -154,6 +202,15 @@ class Onboarding(models.Model):
     def is_cleared(self) -> bool:
         return self.state == self.State.CLEARED
 
+    @property
+    def required_left(self) -> int:
+        return self.required_total - self.required_done
+
+    @property
+    def percent(self) -> int:
+        """The progress figure, as stored by the last reconcile (see ``gate.progress_percent``)."""
+        return progress_percent(self.required_done, self.required_total)
+
     def log(self, verb: str, *, actor=None, item=None, note: str = "", at=None) -> "Activity":
         """Record one thing that happened; people's actions count as activity.
 
@@ -169,22 +226,6 @@ class Onboarding(models.Model):
             self.last_activity_at = at
             Onboarding.objects.filter(pk=self.pk).update(last_activity_at=at)
         return activity
-
-    def set_gate_state(self, passed: bool) -> bool:
-        """Follow the gate: ready when it passes, in progress when not.
-
-        A cleared onboarding stays cleared until a lead reopens it. Returns
-        True when the state changed (and was saved).
-        """
-        if self.state == self.State.CLEARED:
-            return False
-        new = self.State.READY if passed else self.State.IN_PROGRESS
-        if new == self.state:
-            return False
-        self.state = new
-        self.ready_at = timezone.now() if passed else None
-        self.save(update_fields=["state", "ready_at"])
-        return True
 
     def clear(self, *, by) -> None:
         self.state = self.State.CLEARED
@@ -211,6 +252,7 @@ class ItemProgress(models.Model):
     section = models.CharField(_("section"), max_length=100)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    description_html = models.TextField(blank=True, editable=False)
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)
     needs_signoff = models.BooleanField(_("needs a lead's sign-off"), default=False)
@@ -232,6 +274,12 @@ class ItemProgress(models.Model):
     revision_read = models.ForeignKey(
         Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A sign-off the lead gave and that no longer holds, because the item was
+    # unticked or its note changed afterwards: who had signed, when it lapsed.
+    signoff_withdrawn_from = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signoff_withdrawn_at = models.DateTimeField(_("sign-off withdrawn"), null=True, blank=True)
     # The runbook revision a "re-read needed" activity was last recorded for,
     # so each new revision is announced once.
     reread_noted_revision = models.ForeignKey(
@@ -270,6 +318,28 @@ class ItemProgress(models.Model):
             + f"?from={self.revision_read.number}&to={current.number}"
         )
 
+    @classmethod
+    def from_template_item(cls, item: TemplateItem, *, onboarding: "Onboarding") -> "ItemProgress":
+        """A snapshot of ``item`` for ``onboarding`` (unsaved): later template edits leave it be."""
+        return cls(
+            onboarding=onboarding,
+            template_item=item,
+            section=item.section,
+            title=item.title,
+            description=item.description,
+            description_html=item.description_html,
+            kind=item.kind,
+            required=item.required,
+            needs_signoff=item.needs_signoff,
+            runbook_id=item.runbook_id,
+            count=item.count,
+            order=item.order,
+        )
+
+    @property
+    def is_signed_off(self) -> bool:
+        return self.signed_off_at is not None
+
     def tick(self, *, by, note: str = "") -> None:
         self.done_at = timezone.now()
         self.done_by = by
@@ -277,16 +347,26 @@ class ItemProgress(models.Model):
             self.note = note
         self.save(update_fields=["done_at", "done_by", "note"])
 
-    def untick(self) -> None:
-        # Undoing an item also withdraws its sign-off: what was signed is gone.
+    def untick(self) -> bool:
+        """Undo the item. A sign-off goes with it (what was signed is gone), and
+        the lead who gave it is remembered so they can be told. Returns True
+        when a sign-off was withdrawn."""
+        withdrawn = self._withdraw_signoff()
         self.done_at = None
         self.done_by = None
-        self.signed_off_at = None
-        self.signed_off_by = None
         self.revision_read = None
         self.save(
-            update_fields=["done_at", "done_by", "signed_off_at", "signed_off_by", "revision_read"]
+            update_fields=[
+                "done_at",
+                "done_by",
+                "revision_read",
+                "signed_off_at",
+                "signed_off_by",
+                "signoff_withdrawn_from",
+                "signoff_withdrawn_at",
+            ]
         )
+        return withdrawn
 
     def mark_read(self, *, revision: Revision, by) -> None:
         self.revision_read = revision
@@ -298,11 +378,43 @@ class ItemProgress(models.Model):
     def sign_off(self, *, by) -> None:
         self.signed_off_at = timezone.now()
         self.signed_off_by = by
-        self.save(update_fields=["signed_off_at", "signed_off_by"])
+        self.signoff_withdrawn_from = None
+        self.signoff_withdrawn_at = None
+        self.save(
+            update_fields=[
+                "signed_off_at",
+                "signed_off_by",
+                "signoff_withdrawn_from",
+                "signoff_withdrawn_at",
+            ]
+        )
 
-    def set_note(self, note: str) -> None:
+    def set_note(self, note: str) -> bool:
+        """Change the note, the item's evidence. A sign-off given to the old
+        evidence no longer holds. Returns True when a sign-off was withdrawn."""
+        if note == self.note:
+            return False
         self.note = note
-        self.save(update_fields=["note"])
+        withdrawn = self._withdraw_signoff()
+        self.save(
+            update_fields=[
+                "note",
+                "signed_off_at",
+                "signed_off_by",
+                "signoff_withdrawn_from",
+                "signoff_withdrawn_at",
+            ]
+        )
+        return withdrawn
+
+    def _withdraw_signoff(self) -> bool:
+        if self.signed_off_at is None:
+            return False
+        self.signoff_withdrawn_from = self.signed_off_by
+        self.signoff_withdrawn_at = timezone.now()
+        self.signed_off_at = None
+        self.signed_off_by = None
+        return True
 
 
 class Activity(models.Model):
@@ -315,6 +427,10 @@ class Activity(models.Model):
         CLEAR = "clear", _("cleared for on-call")
         REOPEN = "reopen", _("reopened")
         REREAD_NEEDED = "reread_needed", _("runbook changed since it was read:")
+        SIGNOFF_WITHDRAWN = "signoff_withdrawn", _("sign-off withdrawn, the item changed after it:")
+        SHIFT_ATTENDED = "shift_attended", _("recorded attending a shift:")
+        SHIFT_CONFIRMED = "shift_confirmed", _("confirmed a shift:")
+        SHIFT_CANCELLED = "shift_cancelled", _("cancelled a shift:")
 
     onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="activities")
     item = models.ForeignKey(
@@ -323,7 +439,7 @@ class Activity(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    verb = models.CharField(_("what"), max_length=20, choices=Verb)
+    verb = models.CharField(_("what"), max_length=30, choices=Verb)
     note = models.TextField(_("note"), blank=True)
     at = models.DateTimeField(_("when"), default=timezone.now)
 

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 
 from oncall.readiness.models import ItemProgress, Kind
+from oncall.readiness.progress import reading_proof
 from oncall.runbooks.models import Runbook
 
 
@@ -34,8 +35,11 @@ def runbook_panel(request: HttpRequest, runbook: Runbook) -> str:
         status = "read"
     else:
         status = "changed"
+    # Opening this page is what lets its reader mark it read: the form carries
+    # a signed proof of which revision they opened, and nothing is written now.
+    proof = reading_proof(user=user, revision=current) if current is not None else ""
     return render_to_string(
         "readiness/panel.html",
-        {"item": item, "runbook": runbook, "current": current, "status": status},
+        {"item": item, "runbook": runbook, "current": current, "status": status, "proof": proof},
         request=request,
     )

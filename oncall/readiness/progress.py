@@ -1,12 +1,22 @@
 """Workflows that change an onboarding: start, tick, read, sign off, clear, reopen.
 
-Each one records an ``Activity`` (who, when) and brings ``Onboarding.state``
-back in line with the gate, so the stored state that the dashboard and the
-reminders read is never stale after someone acts.
+Each one records an ``Activity`` (who, when) and reconciles the onboarding's
+stored readiness in its own transaction (``reconcile.reconcile``), so what the
+dashboard and the reminders read is never stale after someone acts.
+
+Who vouches for what:
+
+- a task, drill or access check: the engineer ticks it (or a lead, whose tick
+  on an item that needs a sign-off is the sign-off too);
+- a runbook read: only the engineer, only after opening the runbook's page at
+  that revision (the page hands out a signed proof, ``reading_proof``);
+- a sign-off: a lead, on what is done now; unticking the item or changing its
+  note afterwards withdraws it, and the lead who gave it is told;
+- a shadow shift: the primary or a lead confirms it (``shifts.schedule``).
 """
 
+from django.core import signing
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,17 +30,21 @@ from oncall.readiness.models import (
     Onboarding,
     TemplateItem,
 )
-from oncall.runbooks.models import Runbook
+from oncall.readiness.reconcile import reconcile
+from oncall.runbooks.models import Revision, Runbook
+from oncall.teams.access import is_lead
+from oncall.teams.people import display_name
 
 Verb = Activity.Verb
+
+READING_SALT = "oncall.readiness.opened"
+# A proof of opening a runbook is good for a working week: enough to read a
+# long runbook over a few days, short enough that a leaked page is no pass.
+READING_PROOF_MAX_AGE = 7 * 24 * 3600
 
 
 class ReadinessError(Exception):
     """An action the state of the onboarding does not allow; the message says why."""
-
-
-def _items_for_gate(onboarding: Onboarding):
-    return list(onboarding.items.select_related("runbook", "signed_off_by", "done_by"))
 
 
 @transaction.atomic
@@ -57,139 +71,133 @@ def start_onboarding(
         last_activity_at=now,
     )
     ItemProgress.objects.bulk_create(
-        ItemProgress(
-            onboarding=onboarding,
-            template_item=item,
-            section=item.section,
-            title=item.title,
-            description=item.description,
-            kind=item.kind,
-            required=item.required,
-            needs_signoff=item.needs_signoff,
-            runbook_id=item.runbook_id,
-            count=item.count,
-            order=item.order,
-        )
+        ItemProgress.from_template_item(item, onboarding=onboarding)
         for item in TemplateItem.objects.filter(template=template)
     )
     onboarding.log(Verb.START, actor=started_by, at=now)
-    refresh_onboarding(onboarding)
+    reconcile(onboarding)
     return onboarding
 
 
-def refresh_onboarding(onboarding: Onboarding, *, items=None, shift_counts=None):
-    """Evaluate the gate, note runbooks changed since read, and store the state.
-
-    1. Evaluate the gate on the current items and done shifts.
-    2. For every read item whose runbook moved on since it was read, record a
-       ``reread_needed`` activity once per new revision.
-    3. Set the state from the gate (a cleared onboarding stays cleared).
-    Returns the gate's result.
-    """
-    if items is None:
-        items = _items_for_gate(onboarding)
-    result = gate.evaluate(onboarding, items=items, shift_counts=shift_counts)
-    for status in result.statuses.values():
-        if not status.changed_since_read:
-            continue
-        item = status.item
-        current = item.runbook.current_revision_id
-        if item.reread_noted_revision_id == current:
-            continue
-        item.reread_noted_revision_id = current
-        item.save(update_fields=["reread_noted_revision"])
-        onboarding.log(Verb.REREAD_NEEDED, item=item, note=item.runbook.title)
-    onboarding.set_gate_state(result.passed)
-    return result
-
-
-def refresh_states(*, runbook_ids=None) -> int:
-    """Bring every onboarding touched by a runbook change back in line with the gate.
-
-    The runbooks sync moves ``Runbook.current_revision`` without knowing about
-    readiness; this finds the read items it left behind (optionally only for
-    some runbooks), records ``reread_needed`` once per new revision, and
-    re-evaluates those onboardings. Returns how many onboardings were looked at.
-    """
-    stale = ItemProgress.objects.filter(
-        kind=Kind.READ_RUNBOOK,
-        revision_read__isnull=False,
-        runbook__current_revision__isnull=False,
-    ).exclude(revision_read=F("runbook__current_revision"))
-    # Already announced for this revision: nothing new to say.
-    stale = stale.exclude(
-        Q(reread_noted_revision__isnull=False)
-        & Q(reread_noted_revision=F("runbook__current_revision"))
+def _reading_error() -> ReadinessError:
+    return ReadinessError(
+        _("Open the runbook and mark it read on its page: reading counts once you have opened it.")
     )
-    if runbook_ids is not None:
-        stale = stale.filter(runbook_id__in=list(runbook_ids))
-    onboarding_ids = set(stale.values_list("onboarding_id", flat=True))
-    for onboarding in Onboarding.objects.filter(pk__in=onboarding_ids).select_related("team"):
-        with transaction.atomic():
-            refresh_onboarding(onboarding)
-    return len(onboarding_ids)
 
 
 @transaction.atomic
 def tick_item(*, item: ItemProgress, by, note: str = "") -> None:
-    """Mark an item done; a runbook item is read at its current revision."""
+    """Mark an item done. A lead's tick on an item that needs a sign-off signs it off too."""
+    onboarding = item.onboarding
     if item.kind in SHIFT_KINDS:
-        raise ReadinessError(_("Shadow shifts count themselves once a shift is marked done."))
-    if item.kind == Kind.READ_RUNBOOK and item.runbook is not None:
-        revision = item.runbook.current_revision
-        if revision is not None:
-            item.mark_read(revision=revision, by=by)
-            if note:
-                item.set_note(note)
-        else:
-            item.tick(by=by, note=note)
-    else:
-        item.tick(by=by, note=note)
-    item.onboarding.log(Verb.TICK, actor=by, item=item, note=note)
-    refresh_onboarding(item.onboarding)
+        raise ReadinessError(_("Shadow shifts count once the primary confirms them."))
+    if item.kind == Kind.READ_RUNBOOK and item.runbook_id is not None:
+        if item.runbook.current_revision_id is not None:
+            raise _reading_error()
+        if by.pk != onboarding.engineer_id:
+            raise ReadinessError(_("Only the person onboarding marks a runbook read."))
+    if item.done_at is not None:
+        raise ReadinessError(_("This item is already done."))
+    item.tick(by=by, note=note)
+    onboarding.log(Verb.TICK, actor=by, item=item, note=note)
+    if item.needs_signoff and by.pk != onboarding.engineer_id and is_lead(by, onboarding.team):
+        item.sign_off(by=by)
+        onboarding.log(Verb.SIGN_OFF, actor=by, item=item)
+    reconcile(onboarding)
 
 
 @transaction.atomic
 def untick_item(*, item: ItemProgress, by, note: str = "") -> None:
     if item.kind in SHIFT_KINDS:
-        raise ReadinessError(_("Shadow shifts count themselves once a shift is marked done."))
-    item.untick()
+        raise ReadinessError(_("Shadow shifts count once the primary confirms them."))
+    signer = item.signed_off_by
+    withdrawn = item.untick()
     if note:
         item.set_note(note)
     item.onboarding.log(Verb.UNTICK, actor=by, item=item, note=note)
-    refresh_onboarding(item.onboarding)
+    if withdrawn:
+        _log_withdrawn(item, by=by, signer=signer)
+    reconcile(item.onboarding)
 
 
 @transaction.atomic
 def note_item(*, item: ItemProgress, by, note: str) -> None:
-    item.set_note(note)
+    """Change an item's note. After a sign-off that changes the evidence, so the sign-off lapses."""
+    if note == item.note:
+        return
+    signer = item.signed_off_by
+    withdrawn = item.set_note(note)
     item.onboarding.log(Verb.NOTE, actor=by, item=item, note=note)
+    if withdrawn:
+        _log_withdrawn(item, by=by, signer=signer)
+        reconcile(item.onboarding)
+
+
+def _log_withdrawn(item: ItemProgress, *, by, signer) -> None:
+    item.onboarding.log(
+        Verb.SIGNOFF_WITHDRAWN,
+        actor=by,
+        item=item,
+        note=_("%(name)s had signed it off") % {"name": display_name(signer)},
+    )
+
+
+def reading_proof(*, user, revision: Revision) -> str:
+    """A signed note that ``user`` opened this revision's page now.
+
+    The runbook page puts it in its "Mark as read" form, so opening the page
+    is what makes reading possible, and a GET still writes nothing.
+    """
+    return signing.dumps({"u": user.pk, "v": revision.pk}, salt=READING_SALT)
+
+
+def opened_revision(proof: str, *, user) -> int:
+    """The revision a proof says ``user`` opened; ReadinessError if it does not hold."""
+    try:
+        data = signing.loads(proof, salt=READING_SALT, max_age=READING_PROOF_MAX_AGE)
+    except signing.SignatureExpired as e:
+        raise ReadinessError(_("That page was opened too long ago: open the runbook again.")) from e
+    except signing.BadSignature as e:
+        raise _reading_error() from e
+    if not isinstance(data, dict) or data.get("u") != user.pk or not isinstance(data.get("v"), int):
+        raise _reading_error()
+    return data["v"]
 
 
 @transaction.atomic
-def mark_runbook_read(*, engineer, runbook: Runbook, by) -> int:
-    """Mark every checklist item of the engineer's for this runbook as read now.
+def mark_runbook_read(*, engineer, runbook: Runbook, proof: str) -> int:
+    """Mark every checklist item of the engineer's for this runbook as read.
 
+    Accepted only from the engineer, with the proof their opening of the
+    runbook's page handed out, and only for the revision that is current now.
     Items of cleared onboardings are updated too: a cleared engineer still
     wants to know they are up to date. Returns how many items were marked.
     """
     revision = runbook.current_revision
     if revision is None:
         raise ReadinessError(_("This runbook has no revision to read yet."))
+    opened = opened_revision(proof, user=engineer)
+    if opened != revision.pk:
+        raise ReadinessError(
+            _("The runbook changed since you opened it: read revision %(number)d, then mark it.")
+            % {"number": revision.number}
+        )
     items = list(
         ItemProgress.objects.filter(
             onboarding__engineer=engineer, kind=Kind.READ_RUNBOOK, runbook=runbook
         ).select_related("onboarding")
     )
     for item in items:
-        item.mark_read(revision=revision, by=by)
+        if item.revision_read_id == revision.pk:
+            continue
+        item.mark_read(revision=revision, by=engineer)
         item.onboarding.log(
             Verb.TICK,
-            actor=by,
+            actor=engineer,
             item=item,
             note=_("read revision %(number)d") % {"number": revision.number},
         )
-        refresh_onboarding(item.onboarding)
+        reconcile(item.onboarding)
     return len(items)
 
 
@@ -202,12 +210,13 @@ def sign_off_item(*, item: ItemProgress, by) -> None:
         raise ReadinessError(_("This item does not need a sign-off."))
     if item.signed_off_at is not None:
         raise ReadinessError(_("This item is already signed off."))
-    result = gate.evaluate(onboarding, items=_items_for_gate(onboarding))
-    if not result.status(item).done:
+    items = list(onboarding.items.select_related("runbook"))
+    result = gate.evaluate(onboarding, items=items)
+    if not result.statuses[item.pk].done:
         raise ReadinessError(_("This item is not done yet, so there is nothing to sign off."))
     item.sign_off(by=by)
     onboarding.log(Verb.SIGN_OFF, actor=by, item=item)
-    refresh_onboarding(onboarding)
+    reconcile(onboarding)
 
 
 @transaction.atomic
@@ -218,7 +227,7 @@ def clear_onboarding(*, onboarding: Onboarding, by, note: str = "") -> None:
         raise ReadinessError(_("Already cleared for on-call."))
     if by.pk == onboarding.engineer_id:
         raise ReadinessError(_("Someone else clears you for on-call."))
-    result = refresh_onboarding(onboarding)
+    result = reconcile(onboarding)
     if not result.passed:
         raise ReadinessError(
             _("Not ready yet: %(explanation)s.") % {"explanation": result.explanation}
@@ -235,7 +244,7 @@ def reopen_onboarding(*, onboarding: Onboarding, by, note: str = "") -> None:
         raise ReadinessError(_("Only a cleared onboarding can be reopened."))
     onboarding.reopen()
     onboarding.log(Verb.REOPEN, actor=by, note=note)
-    refresh_onboarding(onboarding)
+    reconcile(onboarding)
 
 
 @transaction.atomic
@@ -247,19 +256,5 @@ def copy_template(*, template: ChecklistTemplate, team, by, name: str = "") -> C
         description=template.description,
         created_by=by,
     )
-    TemplateItem.objects.bulk_create(
-        TemplateItem(
-            template=copy,
-            section=item.section,
-            title=item.title,
-            description=item.description,
-            kind=item.kind,
-            required=item.required,
-            needs_signoff=item.needs_signoff,
-            runbook_id=item.runbook_id,
-            count=item.count,
-            order=item.order,
-        )
-        for item in template.items.all()
-    )
+    TemplateItem.objects.bulk_create(item.copy_to(copy) for item in template.items.all())
     return copy

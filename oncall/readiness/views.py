@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Count, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from oncall.readiness import chart, dashboard, progress
+from oncall.readiness import chart, dashboard, gate, progress
 from oncall.readiness.forms import (
     ActionNoteForm,
     NoteForm,
@@ -26,8 +26,10 @@ from oncall.readiness.models import (
 )
 from oncall.readiness.progress import ReadinessError
 from oncall.runbooks.models import Runbook
+from oncall.shifts.models import ShadowShift
 from oncall.teams.access import is_lead, teams_led_by
 from oncall.teams.models import Membership, Team
+from oncall.teams.people import display_name
 
 ACTIVITY_SHOWN = 15
 
@@ -139,11 +141,15 @@ def onboarding_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home: bool) -> dict:
     items = list(
         onboarding.items.select_related(
-            "runbook__current_revision", "revision_read", "done_by", "signed_off_by"
+            "runbook__current_revision",
+            "revision_read",
+            "done_by",
+            "signed_off_by",
+            "signoff_withdrawn_from",
         )
     )
-    # Viewing is a moment to catch up with runbooks that changed since last time.
-    result = progress.refresh_onboarding(onboarding, items=items)
+    # Asking the gate writes nothing: stored state is reconcile's to write.
+    result = gate.evaluate(onboarding, items=items)
     sections: dict[str, list] = {}
     for item in items:
         sections.setdefault(item.section, []).append(result.status(item))
@@ -153,12 +159,18 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
         :ACTIVITY_SHOWN
     ]
     next_path = reverse("readiness:home") if is_home else onboarding.get_absolute_url()
+    if onboarding.is_cleared:
+        state = Onboarding.State.CLEARED
+    else:
+        state = Onboarding.State.READY if result.passed else Onboarding.State.IN_PROGRESS
     return {
         "onboarding": onboarding,
         "result": result,
+        "state": state,
         "sections": sections,
         "next_steps": result.next_steps(3),
         "awaiting": [s for s in result.statuses.values() if s.awaiting_signoff],
+        "unconfirmed": _shifts_waiting_for_confirmation(onboarding),
         "viewer_is_engineer": onboarding.engineer_id == request.user.pk,
         "viewer_is_lead": viewer_is_lead,
         "can_clear": viewer_is_lead
@@ -171,6 +183,25 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
         "next_path": next_path,
         "today": timezone.localdate(),
         "Kind": Kind,
+    }
+
+
+def _shifts_waiting_for_confirmation(onboarding: Onboarding) -> dict[str, int]:
+    """Shifts the trainee attended that the primary has not confirmed yet, per kind."""
+    rows = (
+        ShadowShift.objects.filter(
+            team_id=onboarding.team_id,
+            trainee_id=onboarding.engineer_id,
+            state=ShadowShift.State.SCHEDULED,
+            attended_at__isnull=False,
+        )
+        .values_list("kind")
+        .annotate(n=Count("id"))
+    )
+    by_kind = dict(rows)
+    return {
+        "shadow_shift": by_kind.get(ShadowShift.Kind.SHADOW, 0),
+        "reverse_shadow_shift": by_kind.get(ShadowShift.Kind.REVERSE_SHADOW, 0),
     }
 
 
@@ -250,7 +281,7 @@ def clear(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("%(name)s is cleared for on-call.") % {"name": _person(onboarding.engineer)},
+            _("%(name)s is cleared for on-call.") % {"name": display_name(onboarding.engineer)},
         )
     return redirect(onboarding.get_absolute_url())
 
@@ -273,7 +304,11 @@ def reopen(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def mark_read(request: HttpRequest, runbook_pk: int) -> HttpResponse:
-    """Mark a runbook read at its current revision, from the runbook's own page."""
+    """Mark a runbook read at its current revision, from the runbook's own page.
+
+    Only the person onboarding, with the proof the page gave them when they
+    opened it (``progress.reading_proof``).
+    """
     runbook = get_object_or_404(Runbook.objects.select_related("current_revision"), pk=runbook_pk)
     has_item = ItemProgress.objects.filter(
         onboarding__engineer=request.user, kind=Kind.READ_RUNBOOK, runbook=runbook
@@ -281,7 +316,9 @@ def mark_read(request: HttpRequest, runbook_pk: int) -> HttpResponse:
     if not has_item:
         raise Http404
     try:
-        progress.mark_runbook_read(engineer=request.user, runbook=runbook, by=request.user)
+        progress.mark_runbook_read(
+            engineer=request.user, runbook=runbook, proof=request.POST.get("opened", "")
+        )
     except ReadinessError as e:
         messages.error(request, str(e))
     else:
@@ -291,10 +328,6 @@ def mark_read(request: HttpRequest, runbook_pk: int) -> HttpResponse:
             % {"title": runbook.title, "number": runbook.current_revision.number},
         )
     return redirect(_next_url(request, runbook.get_absolute_url()))
-
-
-def _person(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 # -- the leads' dashboard ---------------------------------------------------------------
@@ -312,7 +345,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     own = [o for o in request.user.onboardings.all() if o.state != Onboarding.State.CLEARED]
     counts = dict.fromkeys(Onboarding.State.values, 0)
     for row in rows:
-        counts[row.onboarding.state] += 1
+        counts[row.state] += 1
     context = {
         "team": team,
         "rows": rows,
@@ -323,7 +356,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "overdue": sum(row.overdue for row in rows),
         "own_onboarding": own[0] if own else None,
         "table_rows": dashboard.table_rows(rows),
-        "to_clear": [row for row in rows if row.onboarding.state == Onboarding.State.READY][:5],
+        "to_clear": [row for row in rows if row.state == Onboarding.State.READY][:5],
         "to_nudge": [row for row in rows if row.stalled or row.overdue][:5],
         "columns": [
             ("name", _("Engineer")),
@@ -344,6 +377,8 @@ def team_dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate(timezone=team.tz).isoformat()
     response["Content-Disposition"] = f'attachment; filename="readiness-{team.slug}-{stamp}.csv"'
+    # Names and progress of people: not for shared caches or the browser's disk.
+    response["Cache-Control"] = "no-store"
     dashboard.write_csv(rows, response)
     return response
 
@@ -364,7 +399,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
             )
             messages.success(
                 request,
-                _("Onboarding started for %(name)s.") % {"name": _person(onboarding.engineer)},
+                _("Onboarding started for %(name)s.") % {"name": display_name(onboarding.engineer)},
             )
             return redirect(onboarding.get_absolute_url())
     else:
@@ -475,6 +510,7 @@ def template_item_edit(request: HttpRequest, pk: int, item_pk: int | None = None
         if form.is_valid():
             item = form.save(commit=False)
             item.template = template
+            item.set_description(form.cleaned_data["description"])
             item.save()
             template.touch()
             messages.success(request, _("Item “%(title)s” saved.") % {"title": item.title})

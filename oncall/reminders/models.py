@@ -26,6 +26,7 @@ class Reminder(models.Model):
         ONBOARDING_STALLED = "onboarding_stalled", _("onboarding stalled")
         REREAD_NEEDED = "reread_needed", _("runbook changed since read")
         REVIEW_DUE = "review_due", _("runbook review due")
+        SIGNOFF_WITHDRAWN = "signoff_withdrawn", _("sign-off lapsed")
         WEEKLY_DIGEST = "weekly_digest", _("weekly digest")
         TEST = "test", _("test")
 

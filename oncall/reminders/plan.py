@@ -16,14 +16,16 @@ Running it twice, or in two processes at once, changes nothing the second time.
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -33,6 +35,7 @@ from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Membership, Team
+from oncall.teams.people import display_name
 
 Kind = Reminder.Kind
 
@@ -48,6 +51,14 @@ DIGEST_KEPT_FOR = timedelta(days=2)
 MORNING = time(9, 0)
 PLANNED_KINDS = [k for k in Kind if k != Kind.TEST]
 CHUNK = 500  # keys per query: under SQLite's bound-parameter limit
+# A lapsed sign-off is worth telling its lead about for a week.
+WITHDRAWN_LOOKBACK = timedelta(days=7)
+
+logger = logging.getLogger(__name__)
+
+# Kinds whose planning failed for some source row in the run under way: their
+# pending reminders are kept, not cancelled, since nobody can say they are unwanted.
+_failed_kinds: ContextVar[set | None] = ContextVar("failed_kinds", default=None)
 
 
 @dataclass
@@ -85,6 +96,35 @@ class PlanResult:
     updated: int = 0
     revived: int = 0
     cancelled: int = 0
+    skipped: int = 0  # source rows (or whole planners) that raised and were left out
+
+
+def each_row(rows: Iterable, build: Callable[..., Iterable[Wanted]], *, kind: str) -> Iterator:
+    """What ``build`` wants for each source row; one bad row fails alone.
+
+    A row that raises is logged with its kind and id, counted, and skipped:
+    every other reminder is still planned, and the skipped kind's pending
+    reminders are kept rather than cancelled this round.
+    """
+    for row in rows:
+        try:
+            wanted = list(build(row))
+        except Exception:
+            logger.exception(
+                "planning %s reminders failed for %s %s; skipped",
+                kind,
+                type(row).__name__,
+                getattr(row, "pk", row),
+            )
+            _note_failure(kind)
+            continue
+        yield from wanted
+
+
+def _note_failure(kind: str | None) -> None:
+    failed = _failed_kinds.get()
+    if failed is not None:
+        failed.add(kind)
 
 
 def channels_for(user) -> list[str]:
@@ -99,10 +139,6 @@ def channels_for(user) -> list[str]:
 
 def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
-
-
-def display_name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def local_label(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
@@ -156,22 +192,25 @@ def shift_upcoming(now: datetime) -> Iterator[Wanted]:
         starts_at__gt=now,
         starts_at__lte=now + SHIFT_HORIZON,
     ).select_related("team", "trainee__profile", "primary__profile")
-    for shift in shifts:
-        shift_tz = _zone(shift.time_zone, shift.team.tz)
-        set_at = max(shift.updated_at, shift.created_at)
-        for recipient, partner, role in (
-            (shift.trainee, shift.primary, "trainee"),
-            (shift.primary, shift.trainee, "primary"),
-        ):
-            dues = [
-                (lead, due_before(shift.starts_at, lead, shift_tz))
-                for lead in recipient.profile.reminder_lead_times()
-            ]
-            wanted = [(lead, due) for lead, due in dues if due > now or due >= set_at]
-            if not wanted:
-                wanted = [min(dues)]
-            for lead, due in wanted:
-                yield _shift_reminder(shift, recipient, partner, role, lead, due, now)
+    return each_row(shifts, lambda shift: _shift_upcoming_for(shift, now), kind=Kind.SHIFT_UPCOMING)
+
+
+def _shift_upcoming_for(shift: ShadowShift, now: datetime) -> Iterator[Wanted]:
+    shift_tz = _zone(shift.time_zone, shift.team.tz)
+    set_at = max(shift.updated_at, shift.created_at)
+    for recipient, partner, role in (
+        (shift.trainee, shift.primary, "trainee"),
+        (shift.primary, shift.trainee, "primary"),
+    ):
+        dues = [
+            (lead, due_before(shift.starts_at, lead, shift_tz))
+            for lead in recipient.profile.reminder_lead_times()
+        ]
+        wanted = [(lead, due) for lead, due in dues if due > now or due >= set_at]
+        if not wanted:
+            wanted = [min(dues)]
+        for lead, due in wanted:
+            yield _shift_reminder(shift, recipient, partner, role, lead, due, now)
 
 
 def _shift_reminder(shift, recipient, partner, role, lead, due, now) -> Wanted:
@@ -228,96 +267,105 @@ def debrief_due(now: datetime) -> Iterator[Wanted]:
         ends_at__lte=now - DEBRIEF_AFTER,
         ends_at__gt=now - DEBRIEF_LOOKBACK,
     ).select_related("team", "trainee__profile", "primary")
-    for shift in shifts:
-        tz = shift.trainee.profile.tz
-        yield Wanted(
-            recipient=shift.trainee,
-            kind=Kind.DEBRIEF_DUE,
-            subject_key=f"shift:{shift.uid}",
-            due_at=shift.ends_at + DEBRIEF_AFTER,
-            subject=_("Write the debrief of your shift with %(name)s (%(when)s)")
-            % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
-            body=_(
-                "What pages did you see, what made sense, what is still open, "
-                "which runbooks were missing or wrong? Five minutes now saves the next trainee an hour."
-            ),
-            link=absolute_url(shift.get_absolute_url()),
-            payload={"shift": str(shift.uid), "team": shift.team.slug},
-        )
+    return each_row(shifts, _debrief_due_for, kind=Kind.DEBRIEF_DUE)
+
+
+def _debrief_due_for(shift: ShadowShift) -> Iterator[Wanted]:
+    tz = shift.trainee.profile.tz
+    yield Wanted(
+        recipient=shift.trainee,
+        kind=Kind.DEBRIEF_DUE,
+        subject_key=f"shift:{shift.uid}",
+        due_at=shift.ends_at + DEBRIEF_AFTER,
+        subject=_("Write the debrief of your shift with %(name)s (%(when)s)")
+        % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
+        body=_(
+            "What pages did you see, what made sense, what is still open, "
+            "which runbooks were missing or wrong? Five minutes now saves the next trainee an hour."
+        ),
+        link=absolute_url(shift.get_absolute_url()),
+        payload={"shift": str(shift.uid), "team": shift.team.slug},
+    )
 
 
 def review_due(now: datetime) -> Iterator[Wanted]:
     """A runbook past its review date: remind its owner (a username) on that morning."""
-    runbooks = [
-        rb
-        for rb in Runbook.objects.filter(archived=False, review_every__isnull=False).exclude(
-            owner=""
-        )
-        if rb.review_due_on() is not None
-    ]
+    runbooks = list(
+        Runbook.objects.filter(archived=False, review_every__isnull=False).exclude(owner="")
+    )
     owners = _users_by_username({rb.owner for rb in runbooks})
-    for runbook in runbooks:
-        owner = owners.get(runbook.owner)
-        if owner is None:
-            continue
-        due_on = runbook.review_due_on()
-        due = morning_of(due_on, owner.profile.tz)
-        if due > now:
-            continue
-        yield Wanted(
-            recipient=owner,
-            kind=Kind.REVIEW_DUE,
-            subject_key=f"runbook:{runbook.pk}:{due_on.isoformat()}",
-            due_at=due,
-            subject=_("Runbook “%(title)s” is due for review") % {"title": runbook.title},
-            body=_("It was last reviewed %(last)s and should be every %(days)d days.")
-            % {"last": runbook.last_reviewed or _("never"), "days": runbook.review_every},
-            link=absolute_url(runbook.get_absolute_url()),
-            payload={"runbook": runbook.slug, "review_due_on": due_on.isoformat()},
-        )
+    return each_row(
+        runbooks, lambda runbook: _review_due_for(runbook, owners, now), kind=Kind.REVIEW_DUE
+    )
+
+
+def _review_due_for(runbook: Runbook, owners: dict, now: datetime) -> Iterator[Wanted]:
+    owner = owners.get(runbook.owner)
+    due_on = runbook.review_due_on()
+    if owner is None or due_on is None:
+        return
+    due = morning_of(due_on, owner.profile.tz)
+    if due > now:
+        return
+    yield Wanted(
+        recipient=owner,
+        kind=Kind.REVIEW_DUE,
+        subject_key=f"runbook:{runbook.pk}:{due_on.isoformat()}",
+        due_at=due,
+        subject=_("Runbook “%(title)s” is due for review") % {"title": runbook.title},
+        body=_("It was last reviewed %(last)s and should be every %(days)d days.")
+        % {"last": runbook.last_reviewed or _("never"), "days": runbook.review_every},
+        link=absolute_url(runbook.get_absolute_url()),
+        payload={"runbook": runbook.slug, "review_due_on": due_on.isoformat()},
+    )
 
 
 def item_overdue(now: datetime) -> Iterator[Wanted]:
-    """An onboarding past its target date with required items left: its engineer and lead."""
-    onboardings = (
-        Onboarding.objects.filter(
-            state=Onboarding.State.IN_PROGRESS,
-            target_date__isnull=False,
-            target_date__lt=now.date(),
-        )
-        .annotate(left=Count("items", filter=Q(items__required=True, items__done_at__isnull=True)))
-        .filter(left__gt=0)
-        .select_related("team", "engineer__profile", "lead__profile")
+    """An onboarding past its target date with required items left: its engineer and lead.
+
+    "Items left" is the gate's, as the last reconcile stored it: shifts count
+    once confirmed and runbooks once read at their current revision.
+    """
+    onboardings = Onboarding.objects.filter(
+        state=Onboarding.State.IN_PROGRESS,
+        target_date__isnull=False,
+        target_date__lt=now.date(),
+        required_done__lt=F("required_total"),
+    ).select_related("team", "engineer__profile", "lead__profile")
+    return each_row(
+        onboardings, lambda onboarding: _item_overdue_for(onboarding, now), kind=Kind.ITEM_OVERDUE
     )
-    for onboarding in onboardings:
-        due = morning_of(onboarding.target_date + timedelta(days=1), onboarding.team.tz)
-        if due > now:
-            continue
-        for recipient in _engineer_and_lead(onboarding):
-            yield Wanted(
-                recipient=recipient,
-                kind=Kind.ITEM_OVERDUE,
-                subject_key=f"onboarding:{onboarding.pk}:{onboarding.target_date.isoformat()}",
-                due_at=due,
-                subject=ngettext(
-                    "%(name)s's onboarding is past its target date with %(n)d item left",
-                    "%(name)s's onboarding is past its target date with %(n)d items left",
-                    onboarding.left,
-                )
-                % {"name": display_name(onboarding.engineer), "n": onboarding.left},
-                body=_(
-                    "Target date: %(date)s. Pick the next item, or agree a new date with your lead."
-                )
-                % {"date": onboarding.target_date.isoformat()},
-                link=absolute_url(onboarding.get_absolute_url()),
-                payload={
-                    "onboarding": onboarding.pk,
-                    "team": onboarding.team.slug,
-                    "engineer": onboarding.engineer.get_username(),
-                    "target_date": onboarding.target_date.isoformat(),
-                    "required_items_left": onboarding.left,
-                },
+
+
+def _item_overdue_for(onboarding: Onboarding, now: datetime) -> Iterator[Wanted]:
+    due = morning_of(onboarding.target_date + timedelta(days=1), onboarding.team.tz)
+    if due > now:
+        return
+    left = onboarding.required_left
+    for recipient in _engineer_and_lead(onboarding):
+        yield Wanted(
+            recipient=recipient,
+            kind=Kind.ITEM_OVERDUE,
+            subject_key=f"onboarding:{onboarding.pk}:{onboarding.target_date.isoformat()}",
+            due_at=due,
+            subject=ngettext(
+                "%(name)s's onboarding is past its target date with %(n)d item left",
+                "%(name)s's onboarding is past its target date with %(n)d items left",
+                left,
             )
+            % {"name": display_name(onboarding.engineer), "n": left},
+            body=_("Target date: %(date)s. Pick the next item, or agree a new date with your lead.")
+            % {"date": onboarding.target_date.isoformat()},
+            link=absolute_url(onboarding.get_absolute_url()),
+            payload={
+                "onboarding": onboarding.pk,
+                "team": onboarding.team.slug,
+                "engineer": onboarding.engineer.get_username(),
+                "target_date": onboarding.target_date.isoformat(),
+                "required_items_left": left,
+                "progress_percent": onboarding.percent,
+            },
+        )
 
 
 def onboarding_stalled(now: datetime) -> Iterator[Wanted]:
@@ -325,26 +373,32 @@ def onboarding_stalled(now: datetime) -> Iterator[Wanted]:
     onboardings = Onboarding.objects.filter(
         state=Onboarding.State.IN_PROGRESS, last_activity_at__lte=now - STALLED_AFTER
     ).select_related("team", "engineer__profile", "lead__profile")
-    for onboarding in onboardings:
-        since = onboarding.last_activity_at
-        for recipient in _engineer_and_lead(onboarding):
-            yield Wanted(
-                recipient=recipient,
-                kind=Kind.ONBOARDING_STALLED,
-                subject_key=f"onboarding:{onboarding.pk}:{since.astimezone(UTC).isoformat()}",
-                due_at=since + STALLED_AFTER,
-                subject=_("%(name)s's onboarding has had no progress for %(days)d days")
-                % {"name": display_name(onboarding.engineer), "days": (now - since).days},
-                body=_("Last activity: %(when)s.")
-                % {"when": local_label(since, recipient.profile.tz)},
-                link=absolute_url(onboarding.get_absolute_url()),
-                payload={
-                    "onboarding": onboarding.pk,
-                    "team": onboarding.team.slug,
-                    "engineer": onboarding.engineer.get_username(),
-                    "last_activity_at": since.astimezone(UTC).isoformat(),
-                },
-            )
+    return each_row(
+        onboardings,
+        lambda onboarding: _stalled_for(onboarding, now),
+        kind=Kind.ONBOARDING_STALLED,
+    )
+
+
+def _stalled_for(onboarding: Onboarding, now: datetime) -> Iterator[Wanted]:
+    since = onboarding.last_activity_at
+    for recipient in _engineer_and_lead(onboarding):
+        yield Wanted(
+            recipient=recipient,
+            kind=Kind.ONBOARDING_STALLED,
+            subject_key=f"onboarding:{onboarding.pk}:{since.astimezone(UTC).isoformat()}",
+            due_at=since + STALLED_AFTER,
+            subject=_("%(name)s's onboarding has had no progress for %(days)d days")
+            % {"name": display_name(onboarding.engineer), "days": (now - since).days},
+            body=_("Last activity: %(when)s.") % {"when": local_label(since, recipient.profile.tz)},
+            link=absolute_url(onboarding.get_absolute_url()),
+            payload={
+                "onboarding": onboarding.pk,
+                "team": onboarding.team.slug,
+                "engineer": onboarding.engineer.get_username(),
+                "last_activity_at": since.astimezone(UTC).isoformat(),
+            },
+        )
 
 
 def reread_needed(now: datetime) -> Iterator[Wanted]:
@@ -360,25 +414,72 @@ def reread_needed(now: datetime) -> Iterator[Wanted]:
         .exclude(runbook__current_revision=F("revision_read"))
         .select_related("onboarding__engineer__profile", "runbook__current_revision")
     )
-    for item in items:
-        revision = item.runbook.current_revision
-        engineer = item.onboarding.engineer
-        yield Wanted(
-            recipient=engineer,
-            kind=Kind.REREAD_NEEDED,
-            subject_key=f"item:{item.pk}:rev:{revision.pk}",
-            due_at=revision.created_at,
-            subject=_("Runbook “%(title)s” changed since you read it")
-            % {"title": item.runbook.title},
-            body=_("Read it again at revision %(n)d to keep the item done.")
-            % {"n": revision.number},
-            link=absolute_url(item.runbook.get_absolute_url()),
-            payload={
-                "runbook": item.runbook.slug,
-                "revision": revision.number,
-                "onboarding": item.onboarding_id,
-            },
+    return each_row(items, _reread_for, kind=Kind.REREAD_NEEDED)
+
+
+def _reread_for(item: ItemProgress) -> Iterator[Wanted]:
+    revision = item.runbook.current_revision
+    engineer = item.onboarding.engineer
+    yield Wanted(
+        recipient=engineer,
+        kind=Kind.REREAD_NEEDED,
+        subject_key=f"item:{item.pk}:rev:{revision.pk}",
+        due_at=revision.created_at,
+        subject=_("Runbook “%(title)s” changed since you read it") % {"title": item.runbook.title},
+        body=_("Read it again at revision %(n)d to keep the item done.") % {"n": revision.number},
+        link=absolute_url(item.runbook.get_absolute_url()),
+        payload={
+            "runbook": item.runbook.slug,
+            "revision": revision.number,
+            "onboarding": item.onboarding_id,
+        },
+    )
+
+
+def signoff_withdrawn(now: datetime) -> Iterator[Wanted]:
+    """A lead's sign-off lapsed because the item changed after it: tell that lead, once."""
+    items = (
+        ItemProgress.objects.filter(
+            signoff_withdrawn_at__isnull=False,
+            signoff_withdrawn_at__gt=now - WITHDRAWN_LOOKBACK,
+            signoff_withdrawn_from__isnull=False,
+            signed_off_at__isnull=True,
         )
+        .exclude(onboarding__state=Onboarding.State.CLEARED)
+        .select_related(
+            "onboarding__engineer", "onboarding__team", "signoff_withdrawn_from__profile"
+        )
+    )
+    return each_row(items, _withdrawn_for, kind=Kind.SIGNOFF_WITHDRAWN)
+
+
+def _withdrawn_for(item: ItemProgress) -> Iterator[Wanted]:
+    lead = item.signoff_withdrawn_from
+    onboarding = item.onboarding
+    if not lead.is_active or lead.pk == onboarding.engineer_id:
+        return
+    at = item.signoff_withdrawn_at
+    yield Wanted(
+        recipient=lead,
+        kind=Kind.SIGNOFF_WITHDRAWN,
+        subject_key=f"item:{item.pk}:{at.astimezone(UTC).isoformat()}",
+        due_at=at,
+        subject=_("Your sign-off on “%(title)s” for %(name)s lapsed")
+        % {"title": item.title, "name": display_name(onboarding.engineer)},
+        body=_(
+            "The item was unticked or its note changed after you signed it off (%(when)s). "
+            "Look at it again and sign off what is there now."
+        )
+        % {"when": local_label(at, lead.profile.tz)},
+        link=absolute_url(f"{onboarding.get_absolute_url()}#item-{item.pk}"),
+        payload={
+            "onboarding": onboarding.pk,
+            "team": onboarding.team.slug,
+            "engineer": onboarding.engineer.get_username(),
+            "item": item.title,
+            "withdrawn_at": at.astimezone(UTC).isoformat(),
+        },
+    )
 
 
 def weekly_digest(now: datetime) -> Iterator[Wanted]:
@@ -388,29 +489,37 @@ def weekly_digest(now: datetime) -> Iterator[Wanted]:
         "user__profile"
     ):
         leads_by_team.setdefault(membership.team_id, []).append(membership.user)
-    for team in Team.objects.filter(pk__in=leads_by_team):
-        local = now.astimezone(team.tz)
-        this_monday = local.date() - timedelta(days=(local.weekday() - DIGEST_WEEKDAY) % 7)
-        mondays = [
-            monday
-            for monday in (this_monday - timedelta(days=7), this_monday)
-            if now - _digest_due(monday, team.tz) <= DIGEST_KEPT_FOR
-        ]
-        if not mondays:
-            continue
-        subject, body, payload = _digest_content(team, now)
-        for monday in mondays:
-            for lead in leads_by_team[team.pk]:
-                yield Wanted(
-                    recipient=lead,
-                    kind=Kind.WEEKLY_DIGEST,
-                    subject_key=f"team:{team.slug}:{monday.isoformat()}",
-                    due_at=_digest_due(monday, team.tz),
-                    subject=subject,
-                    body=body,
-                    link=absolute_url(f"/teams/{team.slug}/readiness/"),
-                    payload={"team": team.slug, "week_of": monday.isoformat(), **payload},
-                )
+    teams = Team.objects.filter(pk__in=leads_by_team)
+    return each_row(
+        teams,
+        lambda team: _digest_for(team, leads_by_team[team.pk], now),
+        kind=Kind.WEEKLY_DIGEST,
+    )
+
+
+def _digest_for(team: Team, leads: list, now: datetime) -> Iterator[Wanted]:
+    local = now.astimezone(team.tz)
+    this_monday = local.date() - timedelta(days=(local.weekday() - DIGEST_WEEKDAY) % 7)
+    mondays = [
+        monday
+        for monday in (this_monday - timedelta(days=7), this_monday)
+        if now - _digest_due(monday, team.tz) <= DIGEST_KEPT_FOR
+    ]
+    if not mondays:
+        return
+    subject, body, payload = _digest_content(team, now)
+    for monday in mondays:
+        for lead in leads:
+            yield Wanted(
+                recipient=lead,
+                kind=Kind.WEEKLY_DIGEST,
+                subject_key=f"team:{team.slug}:{monday.isoformat()}",
+                due_at=_digest_due(monday, team.tz),
+                subject=subject,
+                body=body,
+                link=absolute_url(f"/teams/{team.slug}/readiness/"),
+                payload={"team": team.slug, "week_of": monday.isoformat(), **payload},
+            )
 
 
 def _digest_due(monday: date, tz: zoneinfo.ZoneInfo) -> datetime:
@@ -418,13 +527,10 @@ def _digest_due(monday: date, tz: zoneinfo.ZoneInfo) -> datetime:
 
 
 def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
+    # The gate's counts as reconcile stored them, the same the dashboard shows.
     onboardings = list(
         Onboarding.objects.filter(team=team)
         .exclude(state=Onboarding.State.CLEARED)
-        .annotate(
-            required=Count("items", filter=Q(items__required=True)),
-            done=Count("items", filter=Q(items__required=True, items__done_at__isnull=False)),
-        )
         .select_related("engineer")
         .order_by("engineer__username")
     )
@@ -438,7 +544,7 @@ def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
     review = sum(
         1
         for rb in Runbook.objects.filter(team=team, archived=False, review_every__isnull=False)
-        if rb.is_review_overdue(now.date())
+        if _overdue_for_review(rb, now.date())
     )
     subject = _("%(team)s this week: %(ready)d ready, %(going)d onboarding, %(shifts)d shifts") % {
         "team": team.name,
@@ -447,11 +553,12 @@ def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
         "shifts": week_ahead,
     }
     lines = [
-        _("%(name)s: %(done)d of %(required)d required items, %(state)s%(late)s")
+        _("%(name)s: %(done)d of %(required)d required items (%(percent)d%%), %(state)s%(late)s")
         % {
             "name": display_name(o.engineer),
-            "done": o.done,
-            "required": o.required,
+            "done": o.required_done,
+            "required": o.required_total,
+            "percent": o.percent,
             "state": o.get_state_display(),
             "late": _(", past target date")
             if o.target_date and o.target_date < now.date() and o.state != Onboarding.State.READY
@@ -490,6 +597,7 @@ PLANNERS = [
     item_overdue,
     onboarding_stalled,
     reread_needed,
+    signoff_withdrawn,
     weekly_digest,
 ]
 
@@ -501,6 +609,8 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
     """Upsert every wanted reminder and cancel pending ones no longer wanted.
 
     1. Ask each planner what should exist now; one row per recipient channel.
+       A source row (or a planner) that raises is logged and skipped; the
+       rest is planned, and the failed kinds' pending rows are not cancelled.
     2. Insert the keys that have no row (``ignore_conflicts``: a planner
        racing us cannot make a second row for a key).
     3. Refresh the text of rows still pending, so a digest says this
@@ -512,11 +622,34 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
     now = now or timezone.now()
     result = PlanResult()
     wanted: dict[str, Reminder] = {}
-    for planner in PLANNERS:
-        for want in planner(now):
-            for row in want.rows():
-                wanted.setdefault(row.dedupe_key, row)
+    failed: set = set()
+    token = _failed_kinds.set(failed)
+    try:
+        for planner in PLANNERS:
+            try:
+                wants = list(planner(now))
+            except Exception:
+                # The planner's own query failed: nothing of it can be trusted.
+                logger.exception("reminder planner %s failed; skipped", planner.__name__)
+                failed.add(None)
+                continue
+            for want in wants:
+                try:
+                    rows = list(want.rows())
+                except Exception:
+                    logger.exception(
+                        "building %s reminder for user %s failed; skipped",
+                        want.kind,
+                        getattr(want.recipient, "pk", None),
+                    )
+                    failed.add(want.kind)
+                    continue
+                for row in rows:
+                    wanted.setdefault(row.dedupe_key, row)
+    finally:
+        _failed_kinds.reset(token)
     result.wanted = len(wanted)
+    result.skipped = len(failed)
 
     existing: dict[str, Reminder] = {}
     keys = list(wanted)
@@ -564,11 +697,14 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
             updated_at=now,
         )
 
+    # Kinds that failed somewhere keep their pending rows; a whole planner
+    # failing keeps everyone's.
+    keep_kinds = set(PLANNED_KINDS) if None in failed else failed
     unwanted = [
         pk
-        for pk, key in Reminder.objects.filter(
-            state=Reminder.State.PENDING, kind__in=PLANNED_KINDS
-        ).values_list("pk", "dedupe_key")
+        for pk, key in Reminder.objects.filter(state=Reminder.State.PENDING, kind__in=PLANNED_KINDS)
+        .exclude(kind__in=keep_kinds)
+        .values_list("pk", "dedupe_key")
         if key not in wanted
     ]
     for start in range(0, len(unwanted), CHUNK):
@@ -579,6 +715,13 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
 
 
 # --- small helpers -----------------------------------------------------------
+
+
+def _overdue_for_review(runbook: Runbook, today: date) -> bool:
+    try:
+        return runbook.is_review_overdue(today)
+    except (OverflowError, ValueError):  # a review date beyond what a date can hold
+        return False
 
 
 def _zone(name: str, fallback: zoneinfo.ZoneInfo) -> zoneinfo.ZoneInfo:

@@ -18,6 +18,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from oncall.runbooks.changes import revisions_changed
 from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
 from oncall.runbooks.render import render_markdown
 from oncall.teams.models import Team
@@ -345,6 +346,8 @@ class _Run:
     teams: dict[str, Team]
     seen_slugs: dict[str, str] = field(default_factory=dict)  # slug -> file that claimed it
     seen_sections: set[str] = field(default_factory=set)
+    # Runbooks given a new revision in the batch being written.
+    revised: list[int] = field(default_factory=list)
 
     def import_file(self, root: Path, path: Path, relative: Path) -> None:
         """Import one file, recording the outcome (or the reason it failed) in the report."""
@@ -430,6 +433,7 @@ class _Run:
             self.report.created += 1
         else:
             self.report.updated += 1
+            self.revised.append(existing.pk)
 
 
 def sync_folders(
@@ -482,6 +486,10 @@ def sync_folders(
                 if progress:
                     progress(done, len(files))
                 run.import_file(root, path, relative)
+            # In the batch's transaction: what derives from a runbook's
+            # current revision (a read item re-opening) changes with it.
+            revisions_changed(run.revised)
+            run.revised = []
 
     root_strs = [str(root) for root in roots if root.is_dir()]
     gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(

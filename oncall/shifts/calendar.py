@@ -197,7 +197,7 @@ def shifts_between(team_id: int, first: date, end: date, tz: ZoneInfo):
 
 
 def display_name(first_name: str, last_name: str, username: str) -> str:
-    """``person_name`` from columns: the full name, else the username."""
+    """``teams.people.display_name`` from columns: the full name, else the username."""
     return f"{first_name} {last_name}".strip() or username
 
 

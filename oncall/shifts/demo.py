@@ -56,9 +56,11 @@ def seed(out) -> None:
                 created_by=lead,
             )
         )
+    for shift in shifts:
+        shift.book()
     first, second = shifts[0], shifts[1]
-    first.mark_done()
-    second.mark_done()
+    first.mark_done(by=primary)
+    second.mark_done(by=primary)
     first.write_debrief(
         pages_seen="PaymentsHighErrorRate at 14:10 (a card network timing out); "
         "PaymentsApiLatency at 16:40, cleared by itself.",

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from oncall.runbooks.models import Runbook
 from oncall.shifts.calendar import format_span
-from oncall.shifts.models import ShadowShift, person_name
+from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import find_clash, plan_moves, this_and_following
 from oncall.shifts.series import (
     MAX_SHIFT,
@@ -25,11 +25,12 @@ from oncall.shifts.series import (
     format_offset,
 )
 from oncall.teams.models import Team, time_zone_choices
+from oncall.teams.people import display_name
 
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        return person_name(obj)
+        return display_name(obj)
 
 
 def _wall(local: datetime) -> str:
@@ -209,24 +210,34 @@ class ShiftTimesForm(forms.Form):
                 raise
         return self.expand_occurrences(data, tz, fold)
 
+    def add_clash(self, clash) -> None:
+        """A clash found when saving (another lead's shift saved a moment ago)."""
+        if clash is None:
+            self.add_error(None, _("Someone saved a clashing shift at the same moment; try again."))
+            return
+        tz = ZoneInfo(self.cleaned_data.get("time_zone") or self.team.time_zone)
+        trainee = self.cleaned_data.get("trainee")
+        field = "trainee" if trainee is not None and clash.person == trainee else "primary"
+        self.add_error(field, self._clash_message(clash, tz, self.team))
+
     @staticmethod
     def _clash_message(clash, tz: ZoneInfo, team) -> str:
         shift = clash.shift
         if shift.team_id != team.pk:
             # A shift of another team: say when the person is busy, not with whom.
             return _("%(person)s already has a shift in another team then: %(span)s.") % {
-                "person": person_name(clash.person),
+                "person": display_name(clash.person),
                 "span": format_span(shift.starts_at, shift.ends_at, tz),
             }
         return _(
             "%(person)s already has a shift then: %(kind)s #%(pk)s, %(trainee)s with "
             "%(primary)s, %(span)s."
         ) % {
-            "person": person_name(clash.person),
+            "person": display_name(clash.person),
             "kind": shift.get_kind_display(),
             "pk": shift.pk,
-            "trainee": person_name(shift.trainee),
-            "primary": person_name(shift.primary),
+            "trainee": display_name(shift.trainee),
+            "primary": display_name(shift.primary),
             "span": format_span(shift.starts_at, shift.ends_at, tz),
         }
 

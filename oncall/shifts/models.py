@@ -66,6 +66,15 @@ class ShadowShift(models.Model):
     debrief_runbooks = models.ManyToManyField(Runbook, blank=True, related_name="debriefs")
     debriefed_at = models.DateTimeField(null=True, blank=True)
 
+    # Who vouches that the shift happened: the primary or a lead confirms it
+    # (only then does it count toward readiness); the trainee may record
+    # having attended, which waits for that confirmation.
+    attended_at = models.DateTimeField(_("trainee recorded attending"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -84,6 +93,9 @@ class ShadowShift(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(trainee=F("primary")), name="shift_trainee_is_not_primary"
             ),
         ]
 
@@ -111,6 +123,14 @@ class ShadowShift(models.Model):
         """Only a shift that is still scheduled and has begun can be confirmed."""
         return self.state == self.State.SCHEDULED and self.has_started(now)
 
+    def may_confirm(self, user, *, lead: bool) -> bool:
+        """The primary or a lead vouches that a shift happened; never the trainee alone."""
+        return user.pk != self.trainee_id and (lead or user.pk == self.primary_id)
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return self.state == self.State.SCHEDULED and self.attended_at is not None
+
     def can_debrief(self, now: datetime | None = None) -> bool:
         return not self.is_cancelled and self.has_started(now)
 
@@ -128,11 +148,29 @@ class ShadowShift(models.Model):
         self.updated_at = timezone.now()
         self.save(update_fields=[*changes, "sequence", "updated_at"])
 
-    def mark_done(self) -> None:
-        self._bump(state=self.State.DONE)
+    def mark_done(self, *, by) -> None:
+        """Confirmed as done by ``by`` (the primary or a lead): now it counts."""
+        self._bump(state=self.State.DONE, confirmed_by=by, confirmed_at=timezone.now())
+
+    def record_attendance(self) -> None:
+        """The trainee says they were there; it waits for the primary to confirm."""
+        self.attended_at = timezone.now()
+        self.save(update_fields=["attended_at"])
 
     def cancel(self) -> None:
         self._bump(state=self.State.CANCELLED)
+        self.book()
+
+    def book(self) -> None:
+        """Make the shift's bookings match it: one per person while it is not
+        cancelled. The bookings carry the database's no-overlap guarantee."""
+        self.bookings.all().delete()
+        if self.state != self.State.CANCELLED:
+            Booking.objects.bulk_create(Booking.for_shift(self))
+
+    def bump_sequence(self) -> None:
+        """An edit made elsewhere (the admin): calendars take it when SEQUENCE goes up."""
+        self._bump()
 
     def reschedule(self, *, starts_at: datetime, ends_at: datetime, **changes) -> None:
         """Move the shift; ``changes`` may also swap the pair, the kind or the zone."""
@@ -140,6 +178,7 @@ class ShadowShift(models.Model):
         if set(changes) - allowed:
             raise TypeError(f"reschedule() cannot change {sorted(set(changes) - allowed)}")
         self._bump(starts_at=starts_at, ends_at=ends_at, **changes)
+        self.book()
 
     def write_debrief(
         self,
@@ -161,6 +200,33 @@ class ShadowShift(models.Model):
         )
 
 
-def person_name(user) -> str:
-    """How a person is named on a page or in a calendar: their name, else username."""
-    return user.get_full_name() or user.get_username()
+class Booking(models.Model):
+    """One person's time taken by a shift, as trainee or as primary.
+
+    Nobody can be in two shifts at once, in either role. The scheduling
+    workflows check that inside their write transaction (on SQLite, whose
+    IMMEDIATE transactions already serialise writers, that is the guarantee);
+    on PostgreSQL an exclusion constraint on (person, time range) makes two
+    clashing saves racing each other fail at the database (migration 0003).
+    """
+
+    shift = models.ForeignKey(ShadowShift, on_delete=models.CASCADE, related_name="bookings")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "starts_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["shift", "person"], name="booking_once_per_shift"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} booked {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"
+
+    @classmethod
+    def for_shift(cls, shift: ShadowShift) -> list["Booking"]:
+        return [
+            cls(shift=shift, person_id=person_id, starts_at=shift.starts_at, ends_at=shift.ends_at)
+            for person_id in (shift.trainee_id, shift.primary_id)
+        ]

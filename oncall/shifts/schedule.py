@@ -1,17 +1,29 @@
-"""Scheduling workflows: store a series, move or cancel shifts, find clashes."""
+"""Scheduling workflows: store a series, move, cancel or confirm shifts, find clashes.
+
+Every change to shifts goes through a function here, so two things hold:
+
+- No person is in two shifts at once. The clash check runs inside the write
+  transaction that saves; on PostgreSQL an exclusion constraint on bookings
+  also stops two racing saves (the loser gets ``ClashError``).
+- Whatever derives from shifts is told in the same transaction: apps above
+  shifts (readiness) register with ``on_shifts_changed``, so shifts never
+  imports them.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
-from oncall.shifts.models import ShadowShift
+from oncall.shifts.models import Booking, ShadowShift
 from oncall.shifts.series import Occurrence, overlaps, to_utc
 from oncall.teams.models import Team
 
@@ -23,6 +35,43 @@ class Clash:
     occurrence: Occurrence
     shift: ShadowShift
     person: AbstractBaseUser
+
+
+class ClashError(Exception):
+    """Saving would put someone in two shifts at once."""
+
+    def __init__(self, clash: Clash | None) -> None:
+        super().__init__("the shift clashes with another shift of the same person")
+        self.clash = clash
+
+
+class ShiftError(Exception):
+    """An action the shift's state or the person's role does not allow; the message says why."""
+
+
+@dataclass(frozen=True)
+class ShiftChange:
+    """What happened to some shifts, for the listeners."""
+
+    what: str  # "scheduled", "moved", "cancelled", "confirmed", "attended", "edited"
+    shifts: list[ShadowShift]
+    by: AbstractBaseUser | None
+    # (team id, trainee id) pairs the shifts had before the change (a move may re-pair).
+    former: frozenset[tuple[int, int]] = frozenset()
+
+
+_listeners: list[Callable[[ShiftChange], None]] = []
+
+
+def on_shifts_changed(listener: Callable[[ShiftChange], None]) -> None:
+    """Call ``listener`` inside the transaction of every change to shifts."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def shifts_changed(change: ShiftChange) -> None:
+    for listener in _listeners:
+        listener(change)
 
 
 def find_clash(
@@ -66,7 +115,14 @@ def schedule_shifts(
     time_zone: str,
     created_by: AbstractBaseUser | None,
 ) -> list[ShadowShift]:
-    """Store one shift per occurrence; several share a new ``series`` id."""
+    """Store one shift per occurrence; several share a new ``series`` id.
+
+    Raises ``ClashError`` when one would overlap a shift of the trainee or the
+    primary, including one saved a moment ago by someone else.
+    """
+    clash = find_clash(occurrences=occurrences, people=[trainee, primary])
+    if clash:
+        raise ClashError(clash)
     series = uuid.uuid4() if len(occurrences) > 1 else None
     shifts = [
         ShadowShift(
@@ -82,7 +138,34 @@ def schedule_shifts(
         )
         for o in occurrences
     ]
-    return ShadowShift.objects.bulk_create(shifts)
+    with _no_overlap(occurrences, [trainee, primary]):
+        shifts = ShadowShift.objects.bulk_create(shifts)
+        Booking.objects.bulk_create(b for shift in shifts for b in Booking.for_shift(shift))
+    shifts_changed(ShiftChange("scheduled", shifts, created_by))
+    return shifts
+
+
+class _no_overlap:
+    """Turn the database's overlap refusal (PostgreSQL's exclusion constraint,
+    hit by a concurrent save the in-transaction check could not see yet) into
+    a ``ClashError`` naming the shift that won."""
+
+    def __init__(self, occurrences, people, exclude=()):
+        self.occurrences, self.people, self.exclude = occurrences, people, exclude
+        self.savepoint = transaction.atomic()
+
+    def __enter__(self):
+        self.savepoint.__enter__()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.savepoint.__exit__(exc_type, exc, tb)
+        refused = exc_type is not None and issubclass(exc_type, IntegrityError)
+        if refused and "booking_no_overlap" in str(exc):
+            clash = find_clash(
+                occurrences=self.occurrences, people=self.people, exclude=self.exclude
+            )
+            raise ClashError(clash) from exc
+        return False
 
 
 def this_and_following(shift: ShadowShift) -> list[ShadowShift]:
@@ -140,24 +223,72 @@ def apply_moves(
     primary: AbstractBaseUser,
     kind: str,
     time_zone: str,
+    by: AbstractBaseUser | None = None,
 ) -> None:
-    for shift, occurrence in plan:
-        shift.reschedule(
-            starts_at=occurrence.starts_at,
-            ends_at=occurrence.ends_at,
-            trainee=trainee,
-            primary=primary,
-            kind=kind,
-            time_zone=time_zone,
-        )
+    """Move (and re-pair) shifts as planned; ``ClashError`` if that makes a clash."""
+    occurrences = [occurrence for _shift, occurrence in plan]
+    moved = [shift.pk for shift, _occurrence in plan]
+    former = frozenset((shift.team_id, shift.trainee_id) for shift, _occurrence in plan)
+    clash = find_clash(occurrences=occurrences, people=[trainee, primary], exclude=moved)
+    if clash:
+        raise ClashError(clash)
+    with _no_overlap(occurrences, [trainee, primary], exclude=moved):
+        for shift, occurrence in plan:
+            shift.reschedule(
+                starts_at=occurrence.starts_at,
+                ends_at=occurrence.ends_at,
+                trainee=trainee,
+                primary=primary,
+                kind=kind,
+                time_zone=time_zone,
+            )
+    shifts_changed(ShiftChange("moved", [shift for shift, _o in plan], by, former))
 
 
 @transaction.atomic
-def cancel_shifts(*, shifts: list[ShadowShift]) -> int:
+def cancel_shifts(*, shifts: list[ShadowShift], by: AbstractBaseUser | None = None) -> int:
     """Cancel each still scheduled shift; returns how many were cancelled."""
-    cancelled = 0
+    cancelled = []
     for shift in shifts:
         if shift.state == ShadowShift.State.SCHEDULED:
             shift.cancel()
-            cancelled += 1
-    return cancelled
+            cancelled.append(shift)
+    if cancelled:
+        shifts_changed(ShiftChange("cancelled", cancelled, by))
+    return len(cancelled)
+
+
+@transaction.atomic
+def confirm_shift(*, shift: ShadowShift, by: AbstractBaseUser, lead: bool) -> None:
+    """The primary or a lead confirms the shift happened: from now on it counts."""
+    if not shift.may_confirm(by, lead=lead):
+        raise ShiftError(
+            _("The primary or a lead confirms a shift; record that you attended instead.")
+        )
+    if not shift.can_mark_done():
+        raise ShiftError(_("Only a scheduled shift that has started can be confirmed."))
+    shift.mark_done(by=by)
+    shifts_changed(ShiftChange("confirmed", [shift], by))
+
+
+@transaction.atomic
+def record_attendance(*, shift: ShadowShift, by: AbstractBaseUser) -> None:
+    """The trainee records being there; it waits for the primary's confirmation."""
+    if by.pk != shift.trainee_id:
+        raise ShiftError(_("Only the trainee records attending a shift."))
+    if not shift.can_mark_done():
+        raise ShiftError(_("Only a scheduled shift that has started can be attended."))
+    if shift.attended_at is None:
+        shift.record_attendance()
+        shifts_changed(ShiftChange("attended", [shift], by))
+
+
+@transaction.atomic
+def save_edited(
+    *, shift: ShadowShift, by: AbstractBaseUser | None, former: frozenset = frozenset()
+) -> None:
+    """A shift changed field by field (the admin): bump SEQUENCE, re-book, tell listeners."""
+    shift.bump_sequence()
+    with _no_overlap([], []):
+        shift.book()
+    shifts_changed(ShiftChange("edited", [shift], by, former))

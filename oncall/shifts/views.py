@@ -18,15 +18,25 @@ from django.views.decorators.http import require_POST, require_safe
 
 from oncall.shifts import calendar, feeds
 from oncall.shifts.forms import DebriefForm, EditForm, ScheduleForm, Scope
-from oncall.shifts.models import ShadowShift, person_name
-from oncall.shifts.schedule import apply_moves, cancel_shifts, schedule_shifts, this_and_following
+from oncall.shifts.models import ShadowShift
+from oncall.shifts.schedule import (
+    ClashError,
+    ShiftError,
+    apply_moves,
+    cancel_shifts,
+    confirm_shift,
+    record_attendance,
+    schedule_shifts,
+    this_and_following,
+)
 from oncall.teams.access import is_lead, teams_led_by, teams_of
 from oncall.teams.models import Team
+from oncall.teams.people import display_name
 
 
 def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
     """The shift, if the user is its trainee or primary, a member of its team, or staff."""
-    shifts = ShadowShift.objects.select_related("team", "trainee", "primary")
+    shifts = ShadowShift.objects.select_related("team", "trainee", "primary", "confirmed_by")
     user = request.user
     if not user.is_staff:
         shifts = shifts.filter(
@@ -135,6 +145,7 @@ def _render_detail(request, shift, *, lead: bool, form, status: int = 200) -> Ht
         "viewer_tz": request.user.profile.tz,
         "is_lead": lead,
         "may_take_part": _may_take_part(request.user, shift, lead=lead),
+        "may_confirm": shift.may_confirm(request.user, lead=lead),
         "form": form,
         "series_count": series_count,
         "debrief_runbooks": list(shift.debrief_runbooks.order_by("title")),
@@ -170,14 +181,24 @@ def debrief(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def mark_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """The primary or a lead confirms the shift happened; the trainee records attending."""
     shift = _get_shift_for_user(request, pk)
-    if not _may_take_part(request.user, shift, lead=is_lead(request.user, shift.team)):
+    lead = is_lead(request.user, shift.team)
+    if not _may_take_part(request.user, shift, lead=lead):
         raise PermissionDenied
-    if shift.can_mark_done():
-        shift.mark_done()
-        messages.success(request, _("Marked as done."))
-    else:
-        messages.error(request, _("Only a scheduled shift that has started can be marked done."))
+    try:
+        if shift.may_confirm(request.user, lead=lead):
+            confirm_shift(shift=shift, by=request.user, lead=lead)
+            messages.success(request, _("Confirmed: the shift counts toward readiness."))
+        else:
+            record_attendance(shift=shift, by=request.user)
+            messages.success(
+                request,
+                _("Recorded that you attended. It counts once %(name)s confirms it.")
+                % {"name": display_name(shift.primary)},
+            )
+    except ShiftError as e:
+        messages.error(request, str(e))
     return redirect(shift)
 
 
@@ -188,7 +209,9 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not is_lead(request.user, shift.team):
         raise PermissionDenied
     following = request.POST.get("scope") == Scope.FOLLOWING
-    count = cancel_shifts(shifts=this_and_following(shift) if following else [shift])
+    count = cancel_shifts(
+        shifts=this_and_following(shift) if following else [shift], by=request.user
+    )
     messages.success(
         request,
         ngettext("Cancelled %(count)d shift.", "Cancelled %(count)d shifts.", count)
@@ -218,15 +241,20 @@ def new(request: HttpRequest) -> HttpResponse:
         form = ScheduleForm(request.POST, team=team)
         if form.is_valid():
             data = form.cleaned_data
-            shifts = schedule_shifts(
-                team=team,
-                trainee=data["trainee"],
-                primary=data["primary"],
-                kind=data["kind"],
-                occurrences=form.occurrences,
-                time_zone=data["time_zone"],
-                created_by=request.user,
-            )
+            try:
+                shifts = schedule_shifts(
+                    team=team,
+                    trainee=data["trainee"],
+                    primary=data["primary"],
+                    kind=data["kind"],
+                    occurrences=form.occurrences,
+                    time_zone=data["time_zone"],
+                    created_by=request.user,
+                )
+            except ClashError as e:
+                form.add_clash(e.clash)
+                context = {"form": form, "team": team, "led_teams": led, "shift": None}
+                return render(request, "shifts/form.html", context, status=422)
             messages.success(
                 request,
                 ngettext(
@@ -234,7 +262,7 @@ def new(request: HttpRequest) -> HttpResponse:
                     "Scheduled %(count)d shifts for %(trainee)s.",
                     len(shifts),
                 )
-                % {"count": len(shifts), "trainee": person_name(data["trainee"])},
+                % {"count": len(shifts), "trainee": display_name(data["trainee"])},
             )
             first_day = shifts[0].starts_at.astimezone(request.user.profile.tz).date()
             view = calendar.MONTH if len(shifts) > 5 else calendar.WEEK
@@ -258,13 +286,19 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = EditForm(request.POST, shift=shift)
         if form.is_valid():
             data = form.cleaned_data
-            apply_moves(
-                plan=form.moves,
-                trainee=data["trainee"],
-                primary=data["primary"],
-                kind=data["kind"],
-                time_zone=data["time_zone"],
-            )
+            try:
+                apply_moves(
+                    plan=form.moves,
+                    trainee=data["trainee"],
+                    primary=data["primary"],
+                    kind=data["kind"],
+                    time_zone=data["time_zone"],
+                    by=request.user,
+                )
+            except ClashError as e:
+                form.add_clash(e.clash)
+                context = {"form": form, "team": shift.team, "led_teams": [], "shift": shift}
+                return render(request, "shifts/form.html", context, status=422)
             messages.success(
                 request,
                 ngettext("Updated %(count)d shift.", "Updated %(count)d shifts.", len(form.moves))
@@ -291,7 +325,7 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     profile = feeds.profile_for_token(token)
     if profile is None:
         raise Http404
-    name = _("Shadow shifts of %(name)s") % {"name": person_name(profile.user)}
+    name = _("Shadow shifts of %(name)s") % {"name": display_name(profile.user)}
     body = feeds.calendar_for(feeds.shifts_for_person(profile.user), name=name)
     return _feed_response(body, "shifts.ics")
 

@@ -20,17 +20,23 @@ def test_it_ticks_an_item_and_the_lead_signs_it_off(
     # A marker that a full page load would wipe: the tick must not reload.
     page.evaluate("window.__stillHere = true")
 
+    page.locator("li.item", has_text="Laptop and VPN").get_by_role(
+        "button", name="Mark done"
+    ).click()
+    # htmx swaps the checklist in place; wait for the new bar.
+    page.locator('#readiness-progress:not([value="0"])').wait_for()
+    assert progress_value(page) == 20  # one of five required items
+    assert page.evaluate("window.__stillHere === true")
+
     item = page.locator("li.item", has_text="Escalation policy")
     item.locator("input[name=note]").fill("Walked through it with Lena")
     item.get_by_role("button", name="Mark done").click()
-
-    # htmx swaps the checklist in place; wait for the new bar.
-    page.locator('#readiness-progress:not([value="0"])').wait_for()
-    assert progress_value(page) > 0
-    assert page.evaluate("window.__stillHere === true")
+    page.locator("li.item", has_text="waiting for lead’s sign-off").wait_for()
     item = page.locator("li.item", has_text="Escalation policy")
-    assert "Waiting for sign-off from lead" in item.inner_text()
+    # One state at a time: waiting, not "done" beside "needs sign-off".
+    assert "done" not in item.locator("h3").inner_text().replace("Mark done", "")
     ticked = progress_value(page)
+    assert ticked == 20  # an item that needs a sign-off counts once signed off
 
     lead_context = browser.new_context(viewport={"width": 1280, "height": 900})
     lead_page = lead_context.new_page()
@@ -38,16 +44,16 @@ def test_it_ticks_an_item_and_the_lead_signs_it_off(
     lead_item = lead_page.locator("li.item", has_text="Escalation policy")
     assert "Walked through it with Lena" in lead_item.inner_text()
     lead_item.get_by_role("button", name="Sign off").click()
-    lead_page.locator("li.item", has_text="Signed off by lead").wait_for()
+    lead_page.locator("li.item", has_text="signed off by lead").wait_for()
     lead_context.close()
 
     escalation = ItemProgress.objects.get(onboarding=onboarding, title="Escalation policy")
     assert escalation.signed_off_by == lead
 
     page.reload()
-    assert progress_value(page) > ticked
+    assert progress_value(page) == 40
     assert (
-        "Signed off by lead" in page.locator("li.item", has_text="Escalation policy").inner_text()
+        "signed off by lead" in page.locator("li.item", has_text="Escalation policy").inner_text()
     )
 
 

@@ -85,15 +85,17 @@ def test_trainee_writes_a_debrief_after_a_shift(live_server, page, sign_in, trai
     sign_in(page, trainee, "/shifts/")
     expect(page.locator(".banner")).to_contain_text("A debrief is waiting for you")
     page.click(".banner a")
-    page.click("button:has-text('Mark done')")
-    expect(page.locator(".messages")).to_contain_text("Marked as done")
+    page.click("button:has-text('I attended')")
+    expect(page.locator(".messages")).to_contain_text("Recorded that you attended")
     page.fill("textarea[name=pages_seen]", "PaymentsHighErrorRate at 14:10")
     page.fill("textarea[name=open_questions]", "Who decides to fail over?")
     page.click("button:has-text('Save the debrief')")
     expect(page.locator(".messages")).to_contain_text("Debrief saved")
     expect(page.locator("textarea[name=open_questions]")).to_have_value("Who decides to fail over?")
     shift.refresh_from_db()
-    assert shift.state == ShadowShift.State.DONE and shift.debriefed_at is not None
+    # Attending waits for the primary's confirmation before it counts.
+    assert shift.state == ShadowShift.State.SCHEDULED and shift.attended_at is not None
+    assert shift.debriefed_at is not None
 
 
 def test_the_calendar_fits_a_phone(live_server, phone, sign_in, trainee, primary, team):

@@ -3,7 +3,8 @@ from zoneinfo import ZoneInfo
 from django import template
 
 from oncall.shifts.calendar import format_span
-from oncall.shifts.models import ShadowShift, person_name
+from oncall.shifts.models import ShadowShift
+from oncall.teams.people import display_name
 
 register = template.Library()
 
@@ -16,4 +17,4 @@ def shift_span(shift: ShadowShift, tz: ZoneInfo) -> str:
 
 @register.filter
 def person(user) -> str:
-    return person_name(user)
+    return display_name(user)
