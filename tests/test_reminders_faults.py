@@ -19,19 +19,17 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from celery import Celery
 
-from tests.test_reminders_peers import SmtpSink, free_port
+from tests.stack import StackDatabase, free_port, wait_until
+from tests.test_reminders_peers import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -40,51 +38,6 @@ DISPATCH = "oncall.reminders.tasks.dispatch"
 PLAN = "oncall.reminders.tasks.plan"
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-class StackDatabase:
-    """The stack's own database, read with plain SQL from the test."""
-
-    def __init__(self, folder: Path):
-        base = os.environ.get("DATABASE_URL", "")
-        if base.startswith(("postgres://", "postgresql://")):
-            parts = urlsplit(base)
-            self.name = f"oncall_reminders_faults_{os.getpid()}"
-            self.admin_url = urlunsplit(parts._replace(path="/postgres"))
-            self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
-            self.postgres = True
-            with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-                conn.execute(f'CREATE DATABASE "{self.name}"')
-        else:
-            self.path = folder / "stack.sqlite3"
-            self.url = f"sqlite:///{self.path}"
-            self.postgres = False
-
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        if self.postgres:
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                cursor = conn.execute(sql, params)
-                return cursor.fetchall() if cursor.description else []
-        with sqlite3.connect(self.path, timeout=20) as conn:
-            cursor = conn.execute(sql.replace("%s", "?"), params)
-            rows = cursor.fetchall()
-        conn.close()
-        return rows
-
-    def drop(self) -> None:
-        if self.postgres:
-            with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 class Stack:
