@@ -6,11 +6,15 @@ sign-off outlived the work it signed, and "read" was a click away from the
 checklist.
 """
 
+import csv
+import io
 import random
 import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +45,7 @@ from oncall.runbooks.sync import sync_folders
 from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import cancel_shifts, confirm_shift, schedule_shifts
 from oncall.shifts.series import Occurrence
+from tests.conftest import ROOT
 from tests.test_readiness_support import (
     done_shifts,
     item,
@@ -463,3 +468,44 @@ def test_it_keeps_stored_state_equal_to_the_gate_through_200_random_actions(
     assert done > 100
     assert reconcile_all() == (1, 0)
     assert stored(onboarding) == fresh(onboarding)
+
+
+def test_it_agrees_everywhere_on_every_demo_onboarding(client_for, db, settings):
+    """The checklist, the dashboard, the CSV, the chart's states and the digest agree."""
+    call_command("sync_runbooks", str(ROOT / "runbooks"), verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    lead = get_user_model().objects.get(username="lead")
+    team = lead.memberships.get(role="lead").team
+    onboardings = list(Onboarding.objects.filter(team=team).select_related("engineer"))
+    assert len(onboardings) >= 3
+    dashboard = client_for(lead).get(reverse("readiness:dashboard", args=[team.slug]))
+    dashboard_html = dashboard.content.decode()
+    csv_rows = {
+        row["engineer"]: row
+        for row in csv.DictReader(
+            io.StringIO(
+                client_for(lead)
+                .get(reverse("readiness:dashboard_csv", args=[team.slug]))
+                .content.decode()
+            )
+        )
+    }
+    _subject, digest, _payload = _digest_content(team, timezone.now())
+    for onboarding in onboardings:
+        result = gate.evaluate(onboarding)
+        name = onboarding.engineer.get_username()
+        assert stored(onboarding) == fresh(onboarding), name
+        checklist = client_for(lead).get(onboarding.get_absolute_url()).content.decode()
+        assert f'data-percent="{result.percent}"' in checklist, name
+        assert f'<progress value="{result.percent}" max="100"' in dashboard_html, name
+        row = csv_rows[name]
+        assert (row["progress_percent"], row["required_done"], row["required_total"]) == (
+            str(result.percent),
+            str(result.done),
+            str(result.total),
+        )
+        assert row["state"] == onboarding.state
+        # The chart counts a week's states from ready_at / cleared_at, as stored.
+        assert (onboarding.ready_at is not None) == (onboarding.state != "in_progress")
+        if onboarding.state != Onboarding.State.CLEARED:
+            assert f"{result.done} of {result.total} required items ({result.percent}%)" in digest
