@@ -481,7 +481,7 @@ def test_it_agrees_everywhere_on_every_demo_onboarding(client_for, db, settings)
     dashboard = client_for(lead).get(reverse("readiness:dashboard", args=[team.slug]))
     dashboard_html = dashboard.content.decode()
     csv_rows = {
-        row["engineer"]: row
+        row["username"]: row
         for row in csv.DictReader(
             io.StringIO(
                 client_for(lead)

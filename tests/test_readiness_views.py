@@ -3,7 +3,7 @@
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -398,11 +398,19 @@ def test_it_sorts_the_dashboard(client_for, lead, team, django_user_model):
 
 def test_it_exports_the_dashboard_as_csv(client_for, lead, trainee, onboarding, team):
     tick_item(item=item(onboarding, "Laptop and VPN"), by=trainee)
+    trainee.first_name, trainee.last_name = "Aiko", "Sato"
+    trainee.save()
+    # Started at 23:30 UTC, which is the next morning in Tokyo, the team's zone.
+    Onboarding.objects.filter(pk=onboarding.pk).update(
+        started_at=datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    )
     response = client_for(lead).get(url("dashboard_csv", team.slug))
     assert response["Content-Type"].startswith("text/csv")
+    assert response["Cache-Control"] == "no-store"
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert len(rows) == 1
-    assert rows[0]["engineer"] == "trainee"
+    assert (rows[0]["engineer"], rows[0]["username"]) == ("Aiko Sato", "trainee")
+    assert rows[0]["started"] == "2026-12-01"
     assert rows[0]["state"] == "in_progress"
     assert rows[0]["required_done"] == "1"
     assert rows[0]["shadow_required"] == "3"

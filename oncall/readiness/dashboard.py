@@ -179,6 +179,7 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
 
 CSV_HEADER = [
     "engineer",
+    "username",
     "state",
     "progress_percent",
     "required_done",
@@ -192,18 +193,20 @@ CSV_HEADER = [
     "target_date",
     "overdue",
     "started",
-    "cleared_at",
+    "cleared_on",
     "missing",
 ]
 
 
-def write_csv(rows: list[Row], out) -> None:
+def write_csv(rows: list[Row], out, *, tz) -> None:
+    """One line per onboarding: names as the dashboard shows them, dates in the team's zone."""
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     for row in rows:
         o, r = row.onboarding, row.result
         writer.writerow(
             [
+                _csv_safe(row.name),
                 _csv_safe(o.engineer.get_username()),
                 row.state,
                 r.percent,
@@ -217,8 +220,8 @@ def write_csv(rows: list[Row], out) -> None:
                 "yes" if row.stalled else "no",
                 o.target_date.isoformat() if o.target_date else "",
                 "yes" if row.overdue else "no",
-                o.started_at.date().isoformat(),
-                o.cleared_at.isoformat() if o.cleared_at else "",
+                timezone.localdate(o.started_at, tz).isoformat(),
+                timezone.localdate(o.cleared_at, tz).isoformat() if o.cleared_at else "",
                 # A spreadsheet must not run what a name or title starts with.
                 _csv_safe("; ".join(r.missing)),
             ]

@@ -379,7 +379,7 @@ def team_dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="readiness-{team.slug}-{stamp}.csv"'
     # Names and progress of people: not for shared caches or the browser's disk.
     response["Cache-Control"] = "no-store"
-    dashboard.write_csv(rows, response)
+    dashboard.write_csv(rows, response, tz=team.tz)
     return response
 
 
