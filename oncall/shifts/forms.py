@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.db.models import Exists, OuterRef, Q
 from django.utils import dateformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,6 +34,32 @@ class PersonChoiceField(forms.ModelChoiceField):
         return display_name(obj)
 
 
+# Onboarding states, by name: shifts sits below readiness and reads its rows
+# through the reverse relation without importing it.
+STILL_ONBOARDING = ("in_progress", "ready")
+
+
+def pickers(team: Team, *, keep_primary: int | None = None):
+    """The people a lead picks from: trainees and primaries, both team members only.
+
+    1. Trainees: people onboarding in this team first (the ones who need
+       shifts), then the other members.
+    2. Primaries: members not onboarding in this team (cleared, or never
+       onboarded here: the experienced engineers), and the shift's current
+       primary when editing (``keep_primary``), so an edit never loses them.
+    """
+    members = team.members.annotate(
+        onboarding_here=Exists(
+            team.onboardings.filter(engineer=OuterRef("pk"), state__in=STILL_ONBOARDING)
+        )
+    )
+    trainees = members.order_by("-onboarding_here", "first_name", "last_name", "username")
+    primaries = members.filter(Q(onboarding_here=False) | Q(pk=keep_primary)).order_by(
+        "first_name", "last_name", "username"
+    )
+    return trainees, primaries
+
+
 def _wall(local: datetime) -> str:
     return dateformat.format(local, "l j F Y, H:i")
 
@@ -54,7 +81,11 @@ class ShiftTimesForm(forms.Form):
     primary = PersonChoiceField(
         label=gettext_lazy("Primary"),
         queryset=None,
-        error_messages={"invalid_choice": gettext_lazy("Pick a member of this team.")},
+        error_messages={
+            "invalid_choice": gettext_lazy(
+                "Pick a member of this team who is not onboarding here: a primary is on call already."
+            )
+        },
     )
     kind = forms.ChoiceField(
         label=gettext_lazy("Kind"),
@@ -90,12 +121,12 @@ class ShiftTimesForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args, team: Team, **kwargs) -> None:
+    def __init__(self, *args, team: Team, keep_primary: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
-        members = team.members.order_by("first_name", "username")
-        self.fields["trainee"].queryset = members
-        self.fields["primary"].queryset = members
+        trainees, primaries = pickers(team, keep_primary=keep_primary)
+        self.fields["trainee"].queryset = trainees
+        self.fields["primary"].queryset = primaries
         self.fields["time_zone"].initial = team.time_zone
         self.needs_fold = False
         self.occurrences: list[Occurrence] = []
@@ -319,7 +350,7 @@ class EditForm(ShiftTimesForm):
                 "fold": str(starts.fold),
             },
         )
-        super().__init__(*args, team=shift.team, **kwargs)
+        super().__init__(*args, team=shift.team, keep_primary=shift.primary_id, **kwargs)
         self.shift = shift
         self.moves: list = []
         if shift.series is None:

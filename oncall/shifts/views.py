@@ -111,12 +111,25 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     token = user.profile.calendar_token
     led_teams = [t for t in teams if t.pk in led_ids]
+    # A lead who is on no shift sees the team's next ones instead of an empty card.
+    team_upcoming = []
+    if not upcoming and led_teams:
+        team_upcoming = list(
+            ShadowShift.objects.filter(team__in=led_teams)
+            .upcoming(now)
+            .select_related("team", "trainee", "primary")
+            .order_by("starts_at")[:20]
+        )
     context.update(
         {
             "upcoming": upcoming,
             "next_shift": upcoming[0] if upcoming else None,
+            "team_upcoming": team_upcoming,
             "recent": recent,
-            "debriefs_due": [s for s in recent if s.is_debrief_due(now)],
+            # Trainees write debriefs: the banner is for the shifts they shadowed.
+            "debriefs_due": [
+                s for s in recent if s.trainee_id == user.pk and s.is_debrief_due(now)
+            ],
             "led_teams": led_teams,
             "feed_url": request.build_absolute_uri(reverse("shifts:feed", args=[token])),
             "team_feeds": [

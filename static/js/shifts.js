@@ -34,3 +34,19 @@
   tick();
   setInterval(tick, 30000);
 })();
+
+// Scheduling: the person picked as trainee cannot be their own primary, so
+// their name is greyed out in the primary list. The server refuses it anyway.
+(() => {
+  const trainee = document.querySelector("select[name=trainee]");
+  const primary = document.querySelector("select[name=primary]");
+  if (!trainee || !primary) return;
+  function sync() {
+    for (const option of primary.options) {
+      option.disabled = option.value !== "" && option.value === trainee.value;
+    }
+    if (primary.selectedOptions[0] && primary.selectedOptions[0].disabled) primary.value = "";
+  }
+  trainee.addEventListener("change", sync);
+  sync();
+})();
