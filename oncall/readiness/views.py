@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from oncall.readiness import chart, dashboard, gate, progress
+from oncall.readiness import chart, dashboard, gate, progress, teaching_home
 from oncall.readiness.forms import (
     ActionNoteForm,
     NoteForm,
@@ -38,16 +39,29 @@ ACTIVITY_SHOWN = 15
 
 
 def _get_onboarding_for_user(request: HttpRequest, pk: int) -> Onboarding:
-    """An onboarding the user may see: their own, or one of a team they lead (404 otherwise)."""
+    """An onboarding the user may see: their own, one they mentor (read-only), or one of
+    a team they lead (404 otherwise)."""
     onboarding = get_object_or_404(
         Onboarding.objects.select_related(
             "engineer", "team", "template", "mentor", "lead", "cleared_by"
         ),
         pk=pk,
     )
-    if onboarding.engineer_id == request.user.pk or is_lead(request.user, onboarding.team):
+    user = request.user
+    if user.pk in (onboarding.engineer_id, onboarding.mentor_id) or is_lead(user, onboarding.team):
         return onboarding
     raise Http404
+
+
+def _get_onboarding_to_change(request: HttpRequest, pk: int) -> Onboarding:
+    """An onboarding the user may act on: their own, or one of a team they lead.
+
+    A mentor sees the checklist but does not tick, note or sign it: the
+    evidence is the engineer's, and sign-offs are a lead's."""
+    onboarding = _get_onboarding_for_user(request, pk)
+    if onboarding.engineer_id == request.user.pk or is_lead(request.user, onboarding.team):
+        return onboarding
+    raise PermissionDenied
 
 
 def _get_onboarding_for_lead(request: HttpRequest, pk: int) -> Onboarding:
@@ -58,7 +72,7 @@ def _get_onboarding_for_lead(request: HttpRequest, pk: int) -> Onboarding:
 
 
 def _get_item_for_user(request: HttpRequest, pk: int, item_pk: int) -> ItemProgress:
-    onboarding = _get_onboarding_for_user(request, pk)
+    onboarding = _get_onboarding_to_change(request, pk)
     item = get_object_or_404(
         ItemProgress.objects.select_related("runbook__current_revision"),
         pk=item_pk,
@@ -104,7 +118,8 @@ def _next_url(request: HttpRequest, default: str) -> str:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The trainee's checklist; a lead's team dashboard; otherwise a friendly welcome."""
+    """Each role's home: a lead's team dashboard, the trainee's checklist, the
+    primary's or mentor's people, otherwise a friendly welcome."""
     led = teams_led_by(request.user).only("slug").first()
     if led is not None:
         return redirect("readiness:dashboard", led.slug)
@@ -118,18 +133,25 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         .first()
     )
-    if onboarding is None:
-        leads = (
-            Membership.objects.filter(
-                role=Membership.Role.LEAD,
-                team__memberships__user=request.user,
-            )
-            .exclude(user=request.user)
-            .select_related("user", "team")
-            .order_by("team__name", "user__username")
+    if onboarding is not None and not onboarding.is_cleared:
+        return _render_onboarding(request, onboarding, is_home=True)
+    teaching = teaching_home.context_for(request.user, now=timezone.now())
+    teaching["viewer_tz"] = request.user.profile.tz
+    if teaching["people"] or teaching["shifts"]:
+        with timezone.override(request.user.profile.tz):
+            return render(request, "readiness/teaching.html", teaching)
+    if onboarding is not None:
+        return _render_onboarding(request, onboarding, is_home=True)
+    leads = (
+        Membership.objects.filter(
+            role=Membership.Role.LEAD,
+            team__memberships__user=request.user,
         )
-        return render(request, "readiness/welcome.html", {"leads": leads})
-    return _render_onboarding(request, onboarding, is_home=True)
+        .exclude(user=request.user)
+        .select_related("user", "team")
+        .order_by("team__name", "user__username")
+    )
+    return render(request, "readiness/welcome.html", {"leads": leads})
 
 
 @login_required
@@ -173,6 +195,8 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
         "unconfirmed": _shifts_waiting_for_confirmation(onboarding),
         "viewer_is_engineer": onboarding.engineer_id == request.user.pk,
         "viewer_is_lead": viewer_is_lead,
+        # A mentor reads along; the engineer and the team's leads act.
+        "can_act": viewer_is_lead or onboarding.engineer_id == request.user.pk,
         "can_clear": viewer_is_lead
         and result.passed
         and not onboarding.is_cleared
