@@ -105,7 +105,12 @@ if not SECRET_KEY:
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
 
-SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", ("http", "https")).rstrip("/")
+# Links in emails and calendar feeds point where the app runs: SITE_URL when
+# set, else the loopback address `make run` serves on ($PORT, 8000 by default).
+PORT = env_int("PORT", 8000)
+if not 1 <= PORT <= 65535:
+    raise ImproperlyConfigured(f"PORT={PORT} is not a TCP port (1 to 65535)")
+SITE_URL = env_url("SITE_URL", f"http://127.0.0.1:{PORT}", ("http", "https")).rstrip("/")
 _site_host = urlsplit(SITE_URL).hostname or "127.0.0.1"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [_site_host, "127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])

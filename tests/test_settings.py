@@ -9,6 +9,8 @@ import pytest
 from tests.conftest import ROOT
 
 SERVICE_VARIABLES = (
+    "PORT",
+    "SITE_URL",
     "DATABASE_URL",
     "REDIS_URL",
     "DEBUG",
@@ -46,6 +48,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ("TIME_ZONE", "Mars/Olympus", "TIME_ZONE='Mars/Olympus' is not an IANA time zone"),
         ("EMAIL_PORT", "twenty-five", "EMAIL_PORT='twenty-five' is not a whole number"),
         ("CSRF_TRUSTED_ORIGINS", "oncall.example.com", "CSRF_TRUSTED_ORIGINS holds"),
+        ("PORT", "eighty", "PORT='eighty' is not a whole number"),
+        ("PORT", "70000", "PORT=70000 is not a TCP port"),
     ],
 )
 def test_it_names_the_wrong_variable_in_one_line(name, value, expected):
@@ -136,3 +140,30 @@ def test_preflight_passes_on_the_embedded_default(tmp_path):
     result = manage("preflight", ONCALL_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "database and broker reachable" in result.stdout
+
+
+# Reminder emails build links with plan.absolute_url; calendar feeds with SITE_URL too.
+LINKS = """
+from django.conf import settings
+from oncall.reminders.plan import absolute_url
+assert absolute_url("/") == settings.SITE_URL + "/"
+print(absolute_url("/shifts/1/"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PORT": "8720"}, "http://127.0.0.1:8720/shifts/1/"),
+        ({}, "http://127.0.0.1:8000/shifts/1/"),
+        (
+            {"PORT": "8720", "SITE_URL": "https://oncall.example.com/"},
+            "https://oncall.example.com/shifts/1/",
+        ),
+    ],
+)
+def test_it_links_to_where_the_app_runs(env, expected):
+    """`PORT=8720 make run` puts 8720 in reminder and feed links; SITE_URL wins when set."""
+    result = manage("shell", "-c", LINKS, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
