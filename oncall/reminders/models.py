@@ -27,6 +27,7 @@ class Reminder(models.Model):
         REREAD_NEEDED = "reread_needed", _("runbook changed since read")
         REVIEW_DUE = "review_due", _("runbook review due")
         SIGNOFF_WITHDRAWN = "signoff_withdrawn", _("sign-off lapsed")
+        SCHEDULE_CHANGED = "schedule_changed", _("shifts changed")
         WEEKLY_DIGEST = "weekly_digest", _("weekly digest")
         TEST = "test", _("test")
 

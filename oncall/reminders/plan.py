@@ -33,7 +33,8 @@ from django.utils.translation import ngettext
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
-from oncall.shifts.models import ShadowShift
+from oncall.shifts.calendar import format_span
+from oncall.shifts.models import ScheduleChange, ShadowShift
 from oncall.teams.models import Membership, Team
 from oncall.teams.people import display_name
 
@@ -53,6 +54,8 @@ PLANNED_KINDS = [k for k in Kind if k != Kind.TEST]
 CHUNK = 500  # keys per query: under SQLite's bound-parameter limit
 # A lapsed sign-off is worth telling its lead about for a week.
 WITHDRAWN_LOOKBACK = timedelta(days=7)
+# A schedule change is worth telling about for two days (then it is old news).
+CHANGE_LOOKBACK = timedelta(days=2)
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +148,12 @@ def local_label(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
     """ "Tue 10 Mar 10:00 JST": the day is there because 24 h ahead is another day."""
     local = moment.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
+
+
+def local_day(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
+    """ "Tue 8 Dec": the day a shift was on, in the reader's zone."""
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b}"
 
 
 def lead_label(lead: timedelta) -> str:
@@ -436,6 +445,85 @@ def _reread_for(item: ItemProgress) -> Iterator[Wanted]:
     )
 
 
+def schedule_changed(now: datetime) -> Iterator[Wanted]:
+    """A lead scheduled, moved or cancelled shifts: one notice per person on them, per change.
+
+    Never to the person who made the change; a series is one notice ("4 shifts moved").
+    """
+    changes = (
+        ScheduleChange.objects.filter(at__gt=now - CHANGE_LOOKBACK)
+        .select_related("by")
+        .prefetch_related("people__profile", "shifts__team", "shifts__trainee", "shifts__primary")
+    )
+    return each_row(changes, _change_notices, kind=Kind.SCHEDULE_CHANGED)
+
+
+def _change_notices(change: ScheduleChange) -> Iterator[Wanted]:
+    shifts = sorted(change.shifts.all(), key=lambda s: s.starts_at)
+    if not shifts:
+        return
+    for person in change.people.all():
+        if person.pk == change.by_id or not person.is_active:
+            continue
+        mine = [s for s in shifts if person.pk in (s.trainee_id, s.primary_id)] or shifts
+        tz = person.profile.tz
+        subject, lines = _change_words(change, mine, tz)
+        yield Wanted(
+            recipient=person,
+            kind=Kind.SCHEDULE_CHANGED,
+            subject_key=f"change:{change.pk}",
+            due_at=change.at,
+            subject=subject,
+            body="\n".join(lines),
+            link=absolute_url(mine[0].get_absolute_url()),
+            payload={
+                "change": change.what,
+                "by": change.by.get_username() if change.by else "",
+                "shifts": [str(s.uid) for s in mine],
+            },
+        )
+
+
+def _change_words(change: ScheduleChange, shifts: list, tz) -> tuple[str, list[str]]:
+    """ "Your shadow shift on Tue 8 Dec moved to 22:00–06:00 JST", or "4 shifts moved"."""
+    first = shifts[0]
+    span = format_span(first.starts_at, first.ends_at, tz)
+    kind = first.get_kind_display()
+    What = ScheduleChange.What
+    if len(shifts) == 1:
+        if change.what == What.MOVED:
+            was = change.before.get(str(first.pk))
+            day = local_day(datetime.fromisoformat(was[0]) if was else first.starts_at, tz)
+            subject = _("Your %(kind)s shift on %(day)s moved to %(span)s") % {
+                "kind": kind,
+                "day": day,
+                "span": span,
+            }
+        elif change.what == What.CANCELLED:
+            subject = _("Your %(kind)s shift on %(span)s was cancelled") % {
+                "kind": kind,
+                "span": span,
+            }
+        else:
+            subject = _("New %(kind)s shift for you: %(span)s") % {"kind": kind, "span": span}
+    else:
+        n = len(shifts)
+        subject = {
+            What.MOVED: ngettext("%(n)d shift moved", "%(n)d shifts moved", n),
+            What.CANCELLED: ngettext("%(n)d shift cancelled", "%(n)d shifts cancelled", n),
+            What.SCHEDULED: ngettext("%(n)d new shift for you", "%(n)d new shifts for you", n),
+        }[change.what] % {"n": n}
+    lines = [
+        f"{format_span(s.starts_at, s.ends_at, tz)} · {s.get_kind_display()} · "
+        + _("%(trainee)s with %(primary)s")
+        % {"trainee": display_name(s.trainee), "primary": display_name(s.primary)}
+        for s in shifts
+    ]
+    if change.by is not None:
+        lines.append(_("Changed by %(name)s.") % {"name": display_name(change.by)})
+    return subject, lines
+
+
 def signoff_withdrawn(now: datetime) -> Iterator[Wanted]:
     """A lead's sign-off lapsed because the item changed after it: tell that lead, once."""
     items = (
@@ -598,6 +686,7 @@ PLANNERS = [
     onboarding_stalled,
     reread_needed,
     signoff_withdrawn,
+    schedule_changed,
     weekly_digest,
 ]
 

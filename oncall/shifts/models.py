@@ -200,6 +200,35 @@ class ShadowShift(models.Model):
         )
 
 
+class ScheduleChange(models.Model):
+    """A lead scheduled, moved or cancelled shifts: what the people on them are told.
+
+    Written by the scheduling workflows in the transaction of the change;
+    reminders plans one notice per person from it (never to whoever made it).
+    ``before`` keeps where moved shifts were: ``{shift pk: [start, end]}``.
+    """
+
+    class What(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        MOVED = "moved", _("moved")
+        CANCELLED = "cancelled", _("cancelled")
+
+    what = models.CharField(max_length=20, choices=What)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    shifts = models.ManyToManyField(ShadowShift, related_name="changes")
+    people = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    before = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.what} by {self.by} at {self.at:%Y-%m-%d %H:%M}"
+
+
 class Booking(models.Model):
     """One person's time taken by a shift, as trainee or as primary.
 

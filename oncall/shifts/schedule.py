@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from oncall.shifts.models import Booking, ShadowShift
+from oncall.shifts.models import Booking, ScheduleChange, ShadowShift
 from oncall.shifts.series import Occurrence, overlaps, to_utc
 from oncall.teams.models import Team
 
@@ -72,6 +72,17 @@ def on_shifts_changed(listener: Callable[[ShiftChange], None]) -> None:
 def shifts_changed(change: ShiftChange) -> None:
     for listener in _listeners:
         listener(change)
+
+
+def _record_change(
+    what: str, shifts: list[ShadowShift], by, *, before: dict | None = None, former=()
+) -> ScheduleChange:
+    """Remember a change for the people on the shifts (and those a move took off them)."""
+    change = ScheduleChange.objects.create(what=what, by=by, before=before or {})
+    change.shifts.set(shifts)
+    people = {p for s in shifts for p in (s.trainee_id, s.primary_id)} | set(former)
+    change.people.set(people)
+    return change
 
 
 def find_clash(
@@ -141,6 +152,7 @@ def schedule_shifts(
     with _no_overlap(occurrences, [trainee, primary]):
         shifts = ShadowShift.objects.bulk_create(shifts)
         Booking.objects.bulk_create(b for shift in shifts for b in Booking.for_shift(shift))
+    _record_change(ScheduleChange.What.SCHEDULED, shifts, created_by)
     shifts_changed(ShiftChange("scheduled", shifts, created_by))
     return shifts
 
@@ -229,6 +241,11 @@ def apply_moves(
     occurrences = [occurrence for _shift, occurrence in plan]
     moved = [shift.pk for shift, _occurrence in plan]
     former = frozenset((shift.team_id, shift.trainee_id) for shift, _occurrence in plan)
+    before = {
+        str(shift.pk): [shift.starts_at.isoformat(), shift.ends_at.isoformat()]
+        for shift, _occurrence in plan
+    }
+    former_people = {p for shift, _o in plan for p in (shift.trainee_id, shift.primary_id)}
     clash = find_clash(occurrences=occurrences, people=[trainee, primary], exclude=moved)
     if clash:
         raise ClashError(clash)
@@ -242,7 +259,9 @@ def apply_moves(
                 kind=kind,
                 time_zone=time_zone,
             )
-    shifts_changed(ShiftChange("moved", [shift for shift, _o in plan], by, former))
+    moved_shifts = [shift for shift, _o in plan]
+    _record_change(ScheduleChange.What.MOVED, moved_shifts, by, before=before, former=former_people)
+    shifts_changed(ShiftChange("moved", moved_shifts, by, former))
 
 
 @transaction.atomic
@@ -254,6 +273,7 @@ def cancel_shifts(*, shifts: list[ShadowShift], by: AbstractBaseUser | None = No
             shift.cancel()
             cancelled.append(shift)
     if cancelled:
+        _record_change(ScheduleChange.What.CANCELLED, cancelled, by)
         shifts_changed(ShiftChange("cancelled", cancelled, by))
     return len(cancelled)
 
