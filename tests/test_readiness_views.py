@@ -518,31 +518,31 @@ def test_it_lets_a_lead_create_and_edit_a_template_in_the_app(client_for, lead, 
     response = client.post(
         url("template_item_create", template.pk),
         {
-            "section": "Knowledge",
+            "section": "__new__",
+            "new_section": "Knowledge",
             "title": "Read the error-rate runbook",
             "kind": Kind.READ_RUNBOOK,
             "count": 1,
-            "order": 10,
             "required": "on",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Pick the runbook to read." in response.content.decode()
 
     client.post(
         url("template_item_create", template.pk),
         {
-            "section": "Knowledge",
+            "section": "__new__",
+            "new_section": "Knowledge",
             "title": "Read the error-rate runbook",
             "kind": Kind.READ_RUNBOOK,
             "runbook": runbook.pk,
             "count": 1,
-            "order": 10,
             "required": "on",
         },
     )
     added = template.items.get()
-    assert added.runbook == runbook
+    assert (added.runbook, added.section) == (runbook, "Knowledge")
 
     client.post(
         url("template_item_edit", template.pk, added.pk),
@@ -551,12 +551,12 @@ def test_it_lets_a_lead_create_and_edit_a_template_in_the_app(client_for, lead, 
             "title": "Read it twice",
             "kind": Kind.READ_RUNBOOK,
             "runbook": runbook.pk,
-            "count": 1,
-            "order": 10,
+            "count": 5,  # ignored: a count is for shift items
         },
     )
     added.refresh_from_db()
     assert added.title == "Read it twice" and not added.required
+    assert added.count == 1
     client.post(url("template_item_delete", template.pk, added.pk))
     assert not template.items.exists()
 
@@ -673,3 +673,37 @@ def test_it_copies_for_the_leads_team_when_the_team_field_is_garbage(client_for,
     response = client_for(lead).post(url("template_copy", default.pk), {"team": "abc"})
     assert response.status_code == 302
     assert ChecklistTemplate.objects.get(team=team).items.count() == 11
+
+
+def test_it_orders_template_items_by_moving_them(client_for, lead, team, trainee):
+    template = make_template(team)
+    client = client_for(lead)
+
+    def titles():
+        return list(template.items.order_by("order").values_list("section", "title"))
+
+    before = titles()
+    assert before[:3] == [
+        ("Access & tools", "Laptop and VPN"),
+        ("Knowledge", "Escalation policy"),
+        ("Knowledge", "Optional reading"),
+    ]
+    optional = template.items.get(title="Optional reading")
+    move = url("template_item_move", template.pk, optional.pk)
+    response = client.post(move, {"direction": "up"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert (
+        response.content.decode().lstrip().startswith('<section class="card" id="template-items"')
+    )
+    assert titles()[1:3] == [("Knowledge", "Optional reading"), ("Knowledge", "Escalation policy")]
+    # Past the section's top edge it joins the section above, without a JS request too.
+    response = client.post(move, {"direction": "up"})
+    assert response.status_code == 302
+    assert titles()[:2] == [
+        ("Access & tools", "Laptop and VPN"),
+        ("Access & tools", "Optional reading"),
+    ]
+    # The section picker offers the template's sections and a new one.
+    page = client.get(url("template_item_edit", template.pk, optional.pk)).content.decode()
+    assert '<option value="Practice"' in page and '<option value="__new__"' in page
+    assert client_for(trainee).post(move, {"direction": "up"}).status_code == 404

@@ -80,11 +80,24 @@ class TemplateForm(forms.ModelForm):
         self.fields["team"].empty_label = _("Every team (shared)") if allow_shared else None
 
 
+NEW_SECTION = "__new__"
+
+
 class TemplateItemForm(forms.ModelForm):
+    """One checklist item. The section is picked from the template's sections
+    or typed as a new one; the order is set by moving items in the list."""
+
+    section = forms.ChoiceField(label=_("Section"))
+    new_section = forms.CharField(
+        label=_("New section"),
+        max_length=100,
+        required=False,
+        help_text=_("Only when “New section…” is chosen above."),
+    )
+
     class Meta:
         model = TemplateItem
         fields = [
-            "section",
             "title",
             "description",
             "kind",
@@ -92,24 +105,45 @@ class TemplateItemForm(forms.ModelForm):
             "count",
             "required",
             "needs_signoff",
-            "order",
         ]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-        help_texts = {"description": _("Markdown: **bold**, lists, links.")}
+        widgets = {"description": forms.Textarea(attrs={"rows": 3, "maxlength": 4000})}
+        help_texts = {
+            "description": _("Markdown: **bold**, lists, links. At most 4000 characters.")
+        }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, template, **kwargs):
         super().__init__(*args, **kwargs)
+        sections = list(dict.fromkeys(template.items.values_list("section", flat=True)))
+        self.fields["section"].choices = [(s, s) for s in sections] + [
+            (NEW_SECTION, _("New section…"))
+        ]
+        if self.instance.pk:
+            self.initial.setdefault("section", self.instance.section)
+        elif sections:
+            self.initial.setdefault("section", sections[-1])
+        else:
+            self.initial.setdefault("section", NEW_SECTION)
         self.fields["runbook"].queryset = Runbook.objects.filter(archived=False).order_by("slug")
         self.fields["runbook"].label_from_instance = lambda rb: f"{rb.title} ({rb.slug})"
         self.fields["runbook"].help_text = _("For “read a runbook” items.")
+        self.fields["count"].help_text = _("How many shifts of this kind count.")
+        self.order_fields(["section", "new_section", "title", "description", "kind"])
 
     def clean(self):
         data = super().clean()
+        if data.get("section") == NEW_SECTION:
+            name = (data.get("new_section") or "").strip()
+            if not name:
+                self.add_error("new_section", _("Name the new section."))
+            data["section"] = name
         kind = data.get("kind")
         if kind == Kind.READ_RUNBOOK and not data.get("runbook"):
             self.add_error("runbook", _("Pick the runbook to read."))
         if kind != Kind.READ_RUNBOOK and data.get("runbook"):
             self.add_error("runbook", _("Only “read a runbook” items link a runbook."))
-        if data.get("count") is not None and data["count"] < 1:
-            self.add_error("count", _("At least 1."))
+        if kind in (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT):
+            if data.get("count") is not None and not 1 <= data["count"] <= 100:
+                self.add_error("count", _("Between 1 and 100 shifts."))
+        else:
+            data["count"] = 1  # a count means something for shift items only
         return data

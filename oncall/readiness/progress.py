@@ -248,6 +248,29 @@ def reopen_onboarding(*, onboarding: Onboarding, by, note: str = "") -> None:
 
 
 @transaction.atomic
+def move_template_item(*, item: TemplateItem, up: bool) -> None:
+    """Swap an item with its neighbour above or below, then number the list 10, 20, 30…
+
+    Moving past a section's edge carries the item into the next section, so
+    items can change section by moving too.
+    """
+    items = list(TemplateItem.objects.select_for_update().filter(template=item.template_id))
+    items.sort(key=lambda i: (i.order, i.pk))
+    at = next(n for n, i in enumerate(items) if i.pk == item.pk)
+    to = at - 1 if up else at + 1
+    if 0 <= to < len(items):
+        neighbour = items[to]
+        if neighbour.section != items[at].section:
+            items[at].section = neighbour.section  # into the neighbouring section first
+        else:
+            items[at], items[to] = items[to], items[at]
+    for n, each in enumerate(items, start=1):
+        each.order = n * 10
+    TemplateItem.objects.bulk_update(items, ["order", "section"])
+    item.template.touch()
+
+
+@transaction.atomic
 def copy_template(*, template: ChecklistTemplate, team, by, name: str = "") -> ChecklistTemplate:
     """Copy a template (the shipped default, or another team's) for a team to adapt."""
     copy = ChecklistTemplate.objects.create(

@@ -37,4 +37,9 @@ urlpatterns = [
         views.template_item_delete,
         name="template_item_delete",
     ),
+    path(
+        "readiness/templates/<int:pk>/items/<int:item_pk>/move/",
+        views.template_item_move,
+        name="template_item_move",
+    ),
 ]

@@ -486,22 +486,27 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(template.get_absolute_url())
     else:
         form = TemplateForm(instance=template, **form_kwargs)
-    items = template.items.select_related("runbook")
+    context = {
+        "form": form,
+        "in_use": template.onboardings.count(),
+        "led_teams": teams_led_by(request.user).order_by("name"),
+        **_template_items_context(request, template),
+    }
+    return render(request, "readiness/template_form.html", context)
+
+
+def _template_items_context(request: HttpRequest, template: ChecklistTemplate) -> dict:
+    items = list(template.items.select_related("runbook"))
     sections: dict[str, list[TemplateItem]] = {}
     for item in items:
         sections.setdefault(item.section, []).append(item)
-    return render(
-        request,
-        "readiness/template_form.html",
-        {
-            "form": form,
-            "template": template,
-            "sections": sections,
-            "can_edit": can_edit,
-            "in_use": template.onboardings.count(),
-            "led_teams": teams_led_by(request.user).order_by("name"),
-        },
-    )
+    return {
+        "template": template,
+        "sections": sections,
+        "first_pk": items[0].pk if items else None,
+        "last_pk": items[-1].pk if items else None,
+        "can_edit": template.team_id is not None or request.user.is_staff,
+    }
 
 
 @login_required
@@ -530,24 +535,40 @@ def template_item_edit(request: HttpRequest, pk: int, item_pk: int | None = None
     template = _get_template_for_user(request, pk, edit=True)
     item = get_object_or_404(TemplateItem, pk=item_pk, template=template) if item_pk else None
     if request.method == "POST":
-        form = TemplateItemForm(request.POST, instance=item)
+        form = TemplateItemForm(request.POST, instance=item, template=template)
         if form.is_valid():
             item = form.save(commit=False)
             item.template = template
+            item.section = form.cleaned_data["section"]
             item.set_description(form.cleaned_data["description"])
+            if item.pk is None:  # a new item goes last; move it from the list
+                last = template.items.order_by("-order").values_list("order", flat=True).first()
+                item.order = (last or 0) + 10
             item.save()
             template.touch()
             messages.success(request, _("Item “%(title)s” saved.") % {"title": item.title})
             return redirect(template.get_absolute_url())
     else:
-        last = template.items.order_by("-order").first()
-        initial = {"order": (last.order + 10) if last else 10, "section": last and last.section}
-        form = TemplateItemForm(instance=item, initial=None if item else initial)
+        form = TemplateItemForm(instance=item, template=template)
     return render(
         request,
         "readiness/template_item_form.html",
-        {"form": form, "template": template, "item": item},
+        {"form": form, "template": template, "item": item, "Kind": Kind},
+        status=422 if form.errors else 200,
     )
+
+
+@login_required
+@require_POST
+def template_item_move(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Move an item up or down the checklist (htmx swaps the list; a plain form reloads)."""
+    template = _get_template_for_user(request, pk, edit=True)
+    item = get_object_or_404(TemplateItem, pk=item_pk, template=template)
+    progress.move_template_item(item=item, up=request.POST.get("direction") == "up")
+    if request.htmx:
+        context = _template_items_context(request, template)
+        return render(request, "readiness/template_form.html#items", context)
+    return redirect(f"{template.get_absolute_url()}#template-item-{item.pk}")
 
 
 @login_required
