@@ -131,9 +131,16 @@ def index(request: HttpRequest) -> HttpResponse:
                 s for s in recent if s.trainee_id == user.pk and s.is_debrief_due(now)
             ],
             "led_teams": led_teams,
-            "feed_url": request.build_absolute_uri(reverse("shifts:feed", args=[token])),
+            "feed": subscription(request.build_absolute_uri(reverse("shifts:feed", args=[token]))),
             "team_feeds": [
-                (t, request.build_absolute_uri(reverse("shifts:feed_team", args=[token, t.slug])))
+                (
+                    t,
+                    subscription(
+                        request.build_absolute_uri(
+                            reverse("shifts:feed_team", args=[token, t.slug])
+                        )
+                    ),
+                )
                 for t in led_teams
             ],
         }
@@ -231,6 +238,16 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
         % {"count": count},
     )
     return redirect(shift)
+
+
+def subscription(url: str) -> dict[str, str]:
+    """A feed URL, and the same as a webcal:// link and an "Add to Google Calendar" link."""
+    webcal = "webcal://" + url.split("://", 1)[1]
+    return {
+        "url": url,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
+    }
 
 
 def _team_led_by(request: HttpRequest, slug: str | None) -> tuple[Team, list[Team]]:

@@ -113,3 +113,36 @@ def test_the_calendar_fits_a_phone(live_server, phone, sign_in, trainee, primary
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, width
     expect(phone.locator(".week .shift-block").first).to_be_visible()
+
+
+def test_the_calendar_link_copies_and_opens_in_calendar_apps(
+    live_server, browser, sign_in, lead, trainee, team
+):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    sign_in(page, lead, "/shifts/#subscribe")
+    mine = page.locator("#feed-mine")
+    url = mine.input_value()
+    assert re.fullmatch(rf"{live_server.url}/shifts/feed/[\w-]+\.ics", url)
+    # A click selects the whole URL; the Copy button puts it on the clipboard.
+    mine.click()
+    selected = page.evaluate(
+        "() => { const f = document.activeElement;"
+        " return f.value.slice(f.selectionStart, f.selectionEnd); }"
+    )
+    assert selected == url
+    copy = page.locator("button[data-copy=feed-mine]")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    links = page.locator(".feed-link").first
+    webcal = links.get_by_role("link", name="Open in your calendar app").get_attribute("href")
+    assert webcal == "webcal://" + url.split("://", 1)[1]
+    google = links.get_by_role("link", name="Add to Google Calendar").get_attribute("href")
+    assert google.startswith("https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2F")
+    # The lead's team feed is labelled as such.
+    expect(page.locator("label[for=feed-team-payments]")).to_contain_text("Team feed")
+    # Nothing spills sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
