@@ -549,8 +549,8 @@ def test_it_saves_a_debrief_with_runbooks(client_for, trainee, started, team, ot
     assert list(started.debrief_runbooks.all()) == [ours]
 
 
-def test_it_refuses_an_empty_debrief_and_keeps_the_form(client_for, primary, started):
-    response = client_for(primary).post(
+def test_it_refuses_an_empty_debrief_and_keeps_the_form(client_for, trainee, started):
+    response = client_for(trainee).post(
         reverse("shifts:debrief", args=[started.pk]), {"pages_seen": "  "}
     )
     assert response.status_code == 422

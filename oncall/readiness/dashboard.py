@@ -2,7 +2,7 @@
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from django.urls import reverse
@@ -127,6 +127,25 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     key = sort.removeprefix("-")
     rows.sort(key=SORTS.get(key, SORTS["state"]), reverse=sort.startswith("-"))
     return rows
+
+
+# Open questions in a debrief still unanswered after this long reach the lead.
+UNANSWERED_AFTER = timedelta(days=3)
+
+
+def unanswered_questions(team: Team, *, now: datetime | None = None) -> list[ShadowShift]:
+    """Debriefs of the team whose open questions wait for the primary for 3 days or more."""
+    now = now or timezone.now()
+    return list(
+        ShadowShift.objects.filter(
+            team=team,
+            debriefed_at__lte=now - UNANSWERED_AFTER,
+            answered_at__isnull=True,
+        )
+        .exclude(debrief_open_questions="")
+        .select_related("trainee", "primary")
+        .order_by("debriefed_at")[:10]
+    )
 
 
 def table_rows(rows: list[Row]) -> list[SafeString]:

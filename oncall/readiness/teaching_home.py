@@ -63,9 +63,7 @@ def context_for(user, *, now: datetime) -> dict:
             (s for s in together if s.state == ShadowShift.State.SCHEDULED and s.ends_at > now),
             None,
         )
-        person.questions = [
-            s for s in reversed(together) if s.debriefed_at and s.debrief_open_questions.strip()
-        ][:QUESTIONS_SHOWN]
+        person.questions = [s for s in reversed(together) if s.awaits_answer][:QUESTIONS_SHOWN]
         people.append(person)
     upcoming = [s for s in shifts if s.state == ShadowShift.State.SCHEDULED and s.ends_at > now]
     to_confirm = [

@@ -382,6 +382,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "table_rows": dashboard.table_rows(rows),
         "to_clear": [row for row in rows if row.state == Onboarding.State.READY][:5],
         "to_nudge": [row for row in rows if row.stalled or row.overdue][:5],
+        "unanswered": dashboard.unanswered_questions(team),
         "columns": [
             ("name", _("Engineer")),
             ("progress", _("Progress")),

@@ -28,6 +28,7 @@ class Reminder(models.Model):
         REVIEW_DUE = "review_due", _("runbook review due")
         SIGNOFF_WITHDRAWN = "signoff_withdrawn", _("sign-off lapsed")
         SCHEDULE_CHANGED = "schedule_changed", _("shifts changed")
+        DEBRIEF_ANSWERED = "debrief_answered", _("debrief answered")
         WEEKLY_DIGEST = "weekly_digest", _("weekly digest")
         TEST = "test", _("test")
 

@@ -56,6 +56,7 @@ CHUNK = 500  # keys per query: under SQLite's bound-parameter limit
 WITHDRAWN_LOOKBACK = timedelta(days=7)
 # A schedule change is worth telling about for two days (then it is old news).
 CHANGE_LOOKBACK = timedelta(days=2)
+ANSWER_LOOKBACK = timedelta(days=2)
 
 logger = logging.getLogger(__name__)
 
@@ -445,6 +446,33 @@ def _reread_for(item: ItemProgress) -> Iterator[Wanted]:
     )
 
 
+def debrief_answered(now: datetime) -> Iterator[Wanted]:
+    """The primary answered a debrief: tell the trainee, once per answer."""
+    shifts = ShadowShift.objects.filter(
+        answered_at__isnull=False, answered_at__gt=now - ANSWER_LOOKBACK
+    ).select_related("team", "trainee__profile", "primary")
+    return each_row(shifts, _answered_for, kind=Kind.DEBRIEF_ANSWERED)
+
+
+def _answered_for(shift: ShadowShift) -> Iterator[Wanted]:
+    if shift.answered_by_id == shift.trainee_id:
+        return
+    tz = shift.trainee.profile.tz
+    answered = [q for q, a in shift.answered_questions if a]
+    yield Wanted(
+        recipient=shift.trainee,
+        kind=Kind.DEBRIEF_ANSWERED,
+        subject_key=f"shift:{shift.uid}:{shift.answered_at.astimezone(UTC).isoformat()}",
+        due_at=shift.answered_at,
+        subject=_("%(name)s answered your debrief of %(when)s")
+        % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
+        body=ngettext("%(n)d question answered.", "%(n)d questions answered.", len(answered))
+        % {"n": len(answered)},
+        link=absolute_url(f"{shift.get_absolute_url()}#answer"),
+        payload={"shift": str(shift.uid), "team": shift.team.slug, "answered": len(answered)},
+    )
+
+
 def schedule_changed(now: datetime) -> Iterator[Wanted]:
     """A lead scheduled, moved or cancelled shifts: one notice per person on them, per change.
 
@@ -687,6 +715,7 @@ PLANNERS = [
     reread_needed,
     signoff_withdrawn,
     schedule_changed,
+    debrief_answered,
     weekly_digest,
 ]
 

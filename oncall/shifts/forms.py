@@ -396,7 +396,7 @@ class DebriefForm(forms.Form):
         label=gettext_lazy("Open questions"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=gettext_lazy("The primary answers these below or in person."),
+        help_text=gettext_lazy("One a line: your primary answers each of them below."),
     )
     runbook_gaps = forms.CharField(
         label=gettext_lazy("Runbooks missing or wrong"),
@@ -432,3 +432,67 @@ class DebriefForm(forms.Form):
         if not any(data.get(name, "").strip() for name in texts) and not data.get("runbooks"):
             raise forms.ValidationError(_("Write at least one line before saving the debrief."))
         return data
+
+
+class AnswerForm(forms.Form):
+    """The primary's part of a debrief: one answer per open question, and a verdict."""
+
+    runbooks_to_fix = forms.CharField(
+        label=gettext_lazy("Runbooks to fix"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("What you saw missing or wrong, for the runbook's owner."),
+    )
+    ready_for_reverse = forms.ChoiceField(
+        label=gettext_lazy("Ready for reverse shadow?"),
+        choices=[("", gettext_lazy("not said"))] + list(ShadowShift.Readiness.choices),
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    ready_reason = forms.CharField(
+        label=gettext_lazy("Why not yet"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, shift: ShadowShift, **kwargs) -> None:
+        initial = {
+            "runbooks_to_fix": shift.debrief_runbooks_to_fix,
+            "ready_for_reverse": shift.debrief_ready_for_reverse,
+            "ready_reason": shift.debrief_ready_reason,
+        }
+        self.questions = shift.answered_questions
+        for n, (_question, answer) in enumerate(self.questions):
+            initial[f"answer_{n}"] = answer
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        for n, (question, _answer) in enumerate(self.questions):
+            self.fields[f"answer_{n}"] = forms.CharField(
+                label=question,
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+        self.order_fields([f"answer_{n}" for n in range(len(self.questions))])
+
+    def answer_fields(self):
+        return [self[f"answer_{n}"] for n in range(len(self.questions))]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if (
+            data.get("ready_for_reverse") == ShadowShift.Readiness.NOT_YET
+            and not (data.get("ready_reason") or "").strip()
+        ):
+            self.add_error(
+                "ready_reason", _("Say what is still missing, so they know what to work on.")
+            )
+        return data
+
+    def answers(self) -> list[tuple[str, str]]:
+        return [
+            (question, self.cleaned_data.get(f"answer_{n}", "").strip())
+            for n, (question, _answer) in enumerate(self.questions)
+        ]

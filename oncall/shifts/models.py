@@ -66,6 +66,23 @@ class ShadowShift(models.Model):
     debrief_runbooks = models.ManyToManyField(Runbook, blank=True, related_name="debriefs")
     debriefed_at = models.DateTimeField(null=True, blank=True)
 
+    # The primary's part of the debrief: an answer to each open question, the
+    # runbooks to fix, and whether the trainee is ready for reverse shadowing.
+    class Readiness(models.TextChoices):
+        YES = "yes", _("yes")
+        NOT_YET = "not_yet", _("not yet")
+
+    debrief_answers = models.JSONField(_("answers"), default=list, blank=True)
+    debrief_runbooks_to_fix = models.TextField(_("runbooks to fix"), blank=True)
+    debrief_ready_for_reverse = models.CharField(
+        _("ready for reverse shadow"), max_length=10, choices=Readiness, blank=True
+    )
+    debrief_ready_reason = models.TextField(_("why not yet"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
     # Who vouches that the shift happened: the primary or a lead confirms it
     # (only then does it count toward readiness); the trainee may record
     # having attended, which waits for that confirmation.
@@ -179,6 +196,58 @@ class ShadowShift(models.Model):
             raise TypeError(f"reschedule() cannot change {sorted(set(changes) - allowed)}")
         self._bump(starts_at=starts_at, ends_at=ends_at, **changes)
         self.book()
+
+    @property
+    def open_questions(self) -> list[str]:
+        """The trainee's open questions, one a line ("- " bullets taken off)."""
+        lines = (
+            line.strip().removeprefix("- ").removeprefix("* ").strip()
+            for line in self.debrief_open_questions.splitlines()
+        )
+        return [line for line in lines if line]
+
+    @property
+    def answered_questions(self) -> list[tuple[str, str]]:
+        """Each open question with the primary's answer ("" when none yet)."""
+        answers = {
+            a.get("question"): a.get("answer", "")
+            for a in self.debrief_answers
+            if isinstance(a, dict)
+        }
+        return [(q, answers.get(q, "")) for q in self.open_questions]
+
+    @property
+    def awaits_answer(self) -> bool:
+        return (
+            self.debriefed_at is not None and bool(self.open_questions) and self.answered_at is None
+        )
+
+    def write_answer(
+        self,
+        *,
+        by,
+        answers: list[tuple[str, str]],
+        runbooks_to_fix: str,
+        ready_for_reverse: str,
+        ready_reason: str,
+    ) -> None:
+        """Save the primary's part; the first save stamps ``answered_at``."""
+        self.debrief_answers = [{"question": q, "answer": a} for q, a in answers]
+        self.debrief_runbooks_to_fix = runbooks_to_fix
+        self.debrief_ready_for_reverse = ready_for_reverse
+        self.debrief_ready_reason = ready_reason
+        self.answered_by = by
+        self.answered_at = timezone.now()
+        self.save(
+            update_fields=[
+                "debrief_answers",
+                "debrief_runbooks_to_fix",
+                "debrief_ready_for_reverse",
+                "debrief_ready_reason",
+                "answered_by",
+                "answered_at",
+            ]
+        )
 
     def write_debrief(
         self,

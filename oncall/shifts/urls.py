@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/debrief/", views.debrief, name="debrief"),
+    path("<int:pk>/answer/", views.answer, name="answer"),
     path("<int:pk>/done/", views.mark_done, name="done"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("feed/<str:token>.ics", views.feed, name="feed"),

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from oncall.shifts import calendar, feeds
-from oncall.shifts.forms import DebriefForm, EditForm, ScheduleForm, Scope
+from oncall.shifts.forms import AnswerForm, DebriefForm, EditForm, ScheduleForm, Scope
 from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import (
     ClashError,
@@ -46,7 +46,7 @@ def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
 
 
 def _may_take_part(user, shift: ShadowShift, *, lead: bool) -> bool:
-    """The trainee, the primary and leads of the team may mark done and debrief."""
+    """The trainee, the primary and leads of the team take part in a shift."""
     return user.pk in (shift.trainee_id, shift.primary_id) or lead
 
 
@@ -152,21 +152,29 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     shift = _get_shift_for_user(request, pk)
     lead = is_lead(request.user, shift.team)
-    form = None
-    if _may_take_part(request.user, shift, lead=lead) and shift.can_debrief():
+    return _render_detail(request, shift, lead=lead)
+
+
+def _render_detail(
+    request, shift, *, lead: bool, form=None, answer_form=None, status: int = 200
+) -> HttpResponse:
+    """The shift page. The debrief is a conversation: the trainee's part is a form
+    for the trainee only, the primary's part a form for the primary only; everyone
+    else who may see the shift reads both."""
+    user = request.user
+    if form is None and user.pk == shift.trainee_id and shift.can_debrief():
         form = DebriefForm(shift=shift)
-    return _render_detail(request, shift, lead=lead, form=form)
-
-
-def _render_detail(request, shift, *, lead: bool, form, status: int = 200) -> HttpResponse:
+    if answer_form is None and user.pk == shift.primary_id and shift.has_debrief:
+        answer_form = AnswerForm(shift=shift)
     series_count = ShadowShift.objects.filter(series=shift.series).count() if shift.series else 0
     context = {
         "shift": shift,
-        "viewer_tz": request.user.profile.tz,
+        "viewer_tz": user.profile.tz,
         "is_lead": lead,
-        "may_take_part": _may_take_part(request.user, shift, lead=lead),
-        "may_confirm": shift.may_confirm(request.user, lead=lead),
+        "may_take_part": _may_take_part(user, shift, lead=lead),
+        "may_confirm": shift.may_confirm(user, lead=lead),
         "form": form,
+        "answer_form": answer_form,
         "series_count": series_count,
         "debrief_runbooks": list(shift.debrief_runbooks.order_by("title")),
         "now": timezone.now(),
@@ -177,9 +185,10 @@ def _render_detail(request, shift, *, lead: bool, form, status: int = 200) -> Ht
 @login_required
 @require_POST
 def debrief(request: HttpRequest, pk: int) -> HttpResponse:
+    """The trainee's part of the debrief: only the trainee writes it."""
     shift = _get_shift_for_user(request, pk)
     lead = is_lead(request.user, shift.team)
-    if not _may_take_part(request.user, shift, lead=lead):
+    if request.user.pk != shift.trainee_id:
         raise PermissionDenied
     if not shift.can_debrief():
         messages.error(request, _("A debrief can be written once the shift has started."))
@@ -196,6 +205,34 @@ def debrief(request: HttpRequest, pk: int) -> HttpResponse:
     )
     messages.success(request, _("Debrief saved. Thank you — this is how runbooks get better."))
     return redirect(shift)
+
+
+@login_required
+@require_POST
+def answer(request: HttpRequest, pk: int) -> HttpResponse:
+    """The primary's part: answers to the open questions and a verdict. Only the primary."""
+    shift = _get_shift_for_user(request, pk)
+    lead = is_lead(request.user, shift.team)
+    if request.user.pk != shift.primary_id:
+        raise PermissionDenied
+    if not shift.has_debrief:
+        messages.error(request, _("The trainee writes their part of the debrief first."))
+        return redirect(shift)
+    form = AnswerForm(request.POST, shift=shift)
+    if not form.is_valid():
+        return _render_detail(request, shift, lead=lead, answer_form=form, status=422)
+    shift.write_answer(
+        by=request.user,
+        answers=form.answers(),
+        runbooks_to_fix=form.cleaned_data["runbooks_to_fix"].strip(),
+        ready_for_reverse=form.cleaned_data["ready_for_reverse"],
+        ready_reason=form.cleaned_data["ready_reason"].strip(),
+    )
+    messages.success(
+        request,
+        _("Answer saved. %(name)s is told.") % {"name": display_name(shift.trainee)},
+    )
+    return redirect(f"{shift.get_absolute_url()}#debrief")
 
 
 @login_required
