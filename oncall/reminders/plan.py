@@ -33,6 +33,7 @@ from django.utils.translation import ngettext
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
+from oncall.shifts import flags
 from oncall.shifts.calendar import format_span
 from oncall.shifts.models import ScheduleChange, ShadowShift
 from oncall.teams.models import Membership, Team
@@ -57,6 +58,8 @@ WITHDRAWN_LOOKBACK = timedelta(days=7)
 # A schedule change is worth telling about for two days (then it is old news).
 CHANGE_LOOKBACK = timedelta(days=2)
 ANSWER_LOOKBACK = timedelta(days=2)
+# Flags from debriefs older than this are left to the dashboard and the page.
+FLAG_LOOKBACK = timedelta(days=30)
 
 logger = logging.getLogger(__name__)
 
@@ -327,6 +330,49 @@ def _review_due_for(runbook: Runbook, owners: dict, now: datetime) -> Iterator[W
         % {"last": runbook.last_reviewed or _("never"), "days": runbook.review_every},
         link=absolute_url(runbook.get_absolute_url()),
         payload={"runbook": runbook.slug, "review_due_on": due_on.isoformat()},
+    )
+
+
+def runbook_flagged(now: datetime) -> Iterator[Wanted]:
+    """A debrief flagged a runbook as missing or wrong: its review comes forward, to its owner."""
+    flagged = (
+        Runbook.objects.filter(
+            archived=False,
+            debriefs__debriefed_at__gt=now - FLAG_LOOKBACK,
+        )
+        .exclude(owner="")
+        .select_related("current_revision")
+        .distinct()
+    )
+    runbooks = list(flagged)
+    owners = _users_by_username({rb.owner for rb in runbooks})
+    return each_row(runbooks, lambda rb: _flagged_for(rb, owners), kind=Kind.REVIEW_DUE)
+
+
+def _flagged_for(runbook: Runbook, owners: dict) -> Iterator[Wanted]:
+    owner = owners.get(runbook.owner)
+    open_ = flags.open_flags(runbook)
+    if owner is None or not open_.shifts:
+        return
+    latest = open_.latest
+    n = len(open_.shifts)
+    yield Wanted(
+        recipient=owner,
+        kind=Kind.REVIEW_DUE,
+        subject_key=f"runbook:{runbook.pk}:flagged:{latest.astimezone(UTC).isoformat()}",
+        due_at=latest,
+        subject=ngettext(
+            "Runbook “%(title)s” was flagged in %(n)d debrief: review it now",
+            "Runbook “%(title)s” was flagged in %(n)d debriefs: review it now",
+            n,
+        )
+        % {"title": runbook.title, "n": n},
+        body="\n".join(
+            f"- {display_name(s.trainee)}: {s.debrief_runbook_gaps or _('marked as missing or wrong')}"
+            for s in open_.shifts
+        ),
+        link=absolute_url(runbook.get_absolute_url()),
+        payload={"runbook": runbook.slug, "flagged_in": n},
     )
 
 
@@ -710,6 +756,7 @@ PLANNERS = [
     shift_upcoming,
     debrief_due,
     review_due,
+    runbook_flagged,
     item_overdue,
     onboarding_stalled,
     reread_needed,

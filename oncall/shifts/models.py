@@ -298,6 +298,28 @@ class ScheduleChange(models.Model):
         return f"{self.what} by {self.by} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class FlagsDismissed(models.Model):
+    """The owner of a runbook (or a lead) dealt with what debriefs flagged in it.
+
+    Flags raised before ``at`` no longer show; a new revision synced clears
+    them the same way (``flags.open_flags``).
+    """
+
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["runbook", "at"])]
+
+    def __str__(self) -> str:
+        return f"flags on {self.runbook} dismissed at {self.at:%Y-%m-%d %H:%M}"
+
+
 class Booking(models.Model):
     """One person's time taken by a shift, as trainee or as primary.
 

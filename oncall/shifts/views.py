@@ -16,9 +16,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from oncall.shifts import calendar, feeds
+from oncall.runbooks.models import Runbook
+from oncall.shifts import calendar, feeds, flags
 from oncall.shifts.forms import AnswerForm, DebriefForm, EditForm, ScheduleForm, Scope
-from oncall.shifts.models import ShadowShift
+from oncall.shifts.models import FlagsDismissed, ShadowShift
 from oncall.shifts.schedule import (
     ClashError,
     ShiftError,
@@ -275,6 +276,24 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
         % {"count": count},
     )
     return redirect(shift)
+
+
+@login_required
+@require_POST
+def dismiss_flags(request: HttpRequest, runbook_pk: int) -> HttpResponse:
+    """The runbook's owner (or a lead) says the flags from debriefs are dealt with."""
+    runbook = get_object_or_404(Runbook.objects.select_related("team"), pk=runbook_pk)
+    if not flags.may_handle(request.user, runbook):
+        raise Http404
+    note = request.POST.get("note", "").strip()[:2000]
+    if not note:
+        messages.error(
+            request, _("Say what you did about the flags, for the people who raised them.")
+        )
+    else:
+        FlagsDismissed.objects.create(runbook=runbook, by=request.user, note=note)
+        messages.success(request, _("Flags dismissed."))
+    return redirect(runbook.get_absolute_url())
 
 
 def subscription(url: str) -> dict[str, str]:
