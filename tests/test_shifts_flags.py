@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from oncall.reminders.models import Reminder
 from oncall.reminders.plan import plan_reminders
+from oncall.shifts.flags import flags_panel
 from tests.test_readiness_support import make_runbook, new_revision
 from tests.test_shifts import make_shift
 
@@ -67,3 +68,17 @@ def test_it_clears_flags_on_a_new_revision_or_a_dismissal(
     )
     client_for(primary).post(dismiss, {"note": "Rewrote the intro"})
     assert "Flagged in" not in client_for(primary).get(runbook.get_absolute_url()).content.decode()
+
+
+def test_the_flags_panel_pins_its_cost(
+    rf, team, trainee, primary, runbook, django_assert_max_num_queries
+):
+    for n in range(5):
+        flag(team, trainee, primary, runbook, f"gap {n}", days_ago=n + 1)
+    request = rf.get(runbook.get_absolute_url())
+    request.user = trainee
+    with django_assert_max_num_queries(1):  # is the reader a lead of the team?
+        assert flags_panel(request, runbook) == ""
+    request.user = primary
+    with django_assert_max_num_queries(3):  # owner by name; when settled; the flags
+        assert "Flagged in 5 debriefs" in flags_panel(request, runbook)
