@@ -4,7 +4,9 @@
 (through a Celery task) and the demo seed all call it.
 """
 
+import contextlib
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
-from oncall.runbooks.render import render_markdown
+from oncall.runbooks.render import Rendered, RenderRefused, render_markdown
 from oncall.teams.models import Team
+
+logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 1024 * 1024
 # libyaml's safe loader when PyYAML was built with it: ~15x faster than pure Python.
@@ -31,6 +35,18 @@ BATCH = 100
 INDEX_FILE = "_index.md"
 # Characters an alert name may not hold: it is one segment of /runbooks/alert/<name>.
 ALERT_FORBIDDEN = set("/\\?#%") | {" ", "\t", "\n"}
+# A path segment the runbook URLs reserve: /runbooks/<slug>/-/diff/ is the diff page.
+RESERVED_SEGMENT = "-"
+
+# Front matter ranges. Each is a bad-file reason when exceeded, so nothing that
+# reaches the database or date arithmetic can overflow it.
+REVIEW_EVERY_DAYS = (1, 3650)  # up to ten years
+REVIEWED_YEARS = (2000, 2999)
+TEXT_LIMITS = {"title": 300, "team": 50, "service": 100, "owner": 150}
+LIST_LIMITS = {"alerts": (100, 200), "tags": (50, 100)}  # (items, characters each)
+INT64 = 2**63
+MAX_SLUG = 255  # Runbook.slug and Section.path
+MAX_SOURCE_PATH = 500  # Runbook.source_path and source_root
 
 
 class BadFile(Exception):
@@ -46,6 +62,7 @@ class SyncReport:
     failed: int = 0
     errors: list[str] = field(default_factory=list)  # "path: reason"
     warnings: list[str] = field(default_factory=list)
+    changed_runbooks: list[int] = field(default_factory=list)  # ids with a new revision
 
     @property
     def ok(self) -> bool:
@@ -107,11 +124,18 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
         raise BadFile(_("front matter is not valid YAML") + where) from None
+    except RecursionError:
+        raise BadFile(_("front matter is nested too deeply")) from None
     if data is None:
         return {}, body
     if not isinstance(data, dict):
         raise BadFile(_("front matter is not a mapping of fields"))
     return data, body
+
+
+def _number_in_range(name: str, value: object) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+        raise BadFile(_("%(field)s: the number is too large") % {"field": name})
 
 
 def _text_field(data: dict, name: str) -> str:
@@ -120,7 +144,15 @@ def _text_field(data: dict, name: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise BadFile(_("%(field)s must be text") % {"field": name})
-    return str(value).strip()
+    _number_in_range(name, value)
+    text = str(value).strip()
+    limit = TEXT_LIMITS[name]
+    if len(text) > limit:
+        raise BadFile(
+            _("%(field)s is longer than %(limit)d characters (%(length)d)")
+            % {"field": name, "limit": limit, "length": len(text)}
+        )
+    return text
 
 
 def _list_field(data: dict, name: str) -> list[str]:
@@ -133,9 +165,21 @@ def _list_field(data: dict, name: str) -> list[str]:
         isinstance(item, str | int) and not isinstance(item, bool) for item in value
     ):
         raise BadFile(_("%(field)s must be a list of text") % {"field": name})
+    most, longest = LIST_LIMITS[name]
+    if len(value) > most:
+        raise BadFile(
+            _("%(field)s has more than %(limit)d entries (%(count)d)")
+            % {"field": name, "limit": most, "count": len(value)}
+        )
     items = []
     for item in value:
+        _number_in_range(name, item)
         item = str(item).strip()
+        if len(item) > longest:
+            raise BadFile(
+                _("%(field)s: an entry is longer than %(limit)d characters (%(length)d)")
+                % {"field": name, "limit": longest, "length": len(item)}
+            )
         if item and item not in items:
             items.append(item)
     return items
@@ -146,7 +190,12 @@ def _alert_names(data: dict, file_stem: str) -> list[str]:
     for alert in alerts:
         if ALERT_FORBIDDEN & set(alert):
             raise BadFile(_("alerts: %(alert)r is not an alert name") % {"alert": alert})
-    if not alerts and "alerts" not in data and not (ALERT_FORBIDDEN & set(file_stem)):
+    if (
+        not alerts
+        and "alerts" not in data
+        and not (ALERT_FORBIDDEN & set(file_stem))
+        and len(file_stem) <= LIST_LIMITS["alerts"][1]
+    ):
         alerts = [file_stem]
     unique, keys = [], set()
     for alert in alerts:
@@ -160,8 +209,14 @@ def _review_every(data: dict) -> int | None:
     value = data.get("review_every")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int):
         raise BadFile(_("review_every must be a whole number of days"))
+    low, high = REVIEW_EVERY_DAYS
+    if not low <= value <= high:
+        raise BadFile(
+            _("review_every must be between %(low)d and %(high)d days (not %(value)s)")
+            % {"low": low, "high": high, "value": value if -INT64 <= value < INT64 else "more"}
+        )
     return value
 
 
@@ -170,15 +225,21 @@ def _last_reviewed(data: dict) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise BadFile(_("last_reviewed must be a date like 2026-10-01"))
+        value = value.date()
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = date.fromisoformat(value.strip())
+    if not isinstance(value, date):
+        raise BadFile(_("last_reviewed must be a date like 2026-10-01"))
+    low, high = REVIEWED_YEARS
+    if not low <= value.year <= high:
+        raise BadFile(
+            _(
+                "last_reviewed must be a date between %(low)d-01-01 and %(high)d-12-31 (not %(value)s)"
+            )
+            % {"low": low, "high": high, "value": value.isoformat()}
+        )
+    return value
 
 
 def shown(path: Path) -> str:
@@ -192,6 +253,35 @@ def shown(path: Path) -> str:
 def slug_for(relative: Path) -> str:
     """``payments-api/Error-Rate.md`` -> ``payments-api/error-rate``."""
     return relative.with_suffix("").as_posix().lower()
+
+
+def check_path(relative: Path) -> None:
+    """Raise BadFile for a path whose slug or URL the site cannot hold.
+
+    A folder or file named ``-`` would make a slug such as ``x/-/diff``, whose
+    page the diff route (``/runbooks/<slug>/-/diff/``) answers instead, so
+    ``-`` is reserved as a whole path segment. Paths longer than the database
+    columns fail here rather than at save time.
+    """
+    segments = relative.with_suffix("").parts
+    if RESERVED_SEGMENT in segments:
+        raise BadFile(
+            _("a folder or file named %(segment)r: runbook URLs reserve it")
+            % {"segment": RESERVED_SEGMENT}
+        )
+    slug = slug_for(relative)
+    if len(slug) > MAX_SLUG:
+        raise BadFile(
+            _("the path is longer than %(limit)d characters (%(length)d)")
+            % {"limit": MAX_SLUG, "length": len(slug)}
+        )
+
+
+def _render(body: str, relative: Path) -> Rendered:
+    try:
+        return render_markdown(body, page_dir=relative.parent.as_posix())
+    except RenderRefused as e:
+        raise BadFile(str(e)) from None
 
 
 def read_runbook(relative: Path, raw: bytes) -> Parsed:
@@ -210,7 +300,7 @@ def read_runbook(relative: Path, raw: bytes) -> Parsed:
     owner = _text_field(data, "owner")
     review_every = _review_every(data)
     last_reviewed = _last_reviewed(data)
-    rendered = render_markdown(body, page_dir=relative.parent.as_posix())
+    rendered = _render(body, relative)
     if rendered.outside_links:
         raise BadFile(
             _("links out of the runbook folder: %(links)s")
@@ -300,30 +390,21 @@ def _store(
     return runbook
 
 
-def _store_section(root: str, relative: Path, raw: bytes, content_hash: str) -> None:
+def read_section(relative: Path, raw: bytes) -> tuple[str, str]:
+    """Parse and render a folder's ``_index.md``: (title, html); raises BadFile."""
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
     except UnicodeDecodeError:
         raise BadFile(_("not UTF-8")) from None
     data, body = split_front_matter(text)
-    folder = relative.parent.as_posix()
-    folder = "" if folder == "." else folder.lower()
-    rendered = render_markdown(body, page_dir=relative.parent.as_posix())
+    rendered = _render(body, relative)
     if rendered.outside_links:
         raise BadFile(
             _("links out of the runbook folder: %(links)s")
             % {"links": ", ".join(rendered.outside_links)}
         )
-    title = _text_field(data, "title") or rendered.first_heading or relative.parent.name
-    Section.objects.update_or_create(
-        path=folder,
-        defaults={
-            "title": title or _("Runbooks"),
-            "html": rendered.html,
-            "content_hash": content_hash,
-            "source_root": root,
-        },
-    )
+    title = _text_field(data, "title") or rendered.first_heading[:300] or relative.parent.name
+    return title or _("Runbooks"), rendered.html
 
 
 def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
@@ -333,6 +414,38 @@ def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
     if not runbook.source_root:
         return True  # made by hand (admin), never by a sync: do not overwrite it
     return (Path(runbook.source_root) / runbook.source_path).is_file()
+
+
+@dataclass
+class _Ready:
+    """One file read, validated and rendered, waiting for its batch's transaction.
+
+    ``parsed`` is set for a runbook with a new revision, ``section`` (title,
+    html) for a changed ``_index.md``; with neither, only ``rel_str`` is new
+    (the same content under a name that differs by case).
+    """
+
+    path: Path
+    root: str
+    rel_str: str
+    content_hash: str
+    existing: Runbook | None = None
+    parsed: Parsed | None = None
+    team: Team | None = None
+    section: tuple[str, str] | None = None
+    folder: str = ""
+
+
+def _failure(path: Path, error: BaseException) -> str:
+    """The reason a file failed, for a person: a BadFile's own words, else the error."""
+    if isinstance(error, BadFile):
+        return str(error)
+    if isinstance(error, OSError):
+        return str(error.strerror or error)
+    return _("could not be imported (%(error)s: %(detail)s)") % {
+        "error": type(error).__name__,
+        "detail": str(error)[:200],
+    }
 
 
 @dataclass
@@ -346,18 +459,30 @@ class _Run:
     seen_slugs: dict[str, str] = field(default_factory=dict)  # slug -> file that claimed it
     seen_sections: set[str] = field(default_factory=set)
 
-    def import_file(self, root: Path, path: Path, relative: Path) -> None:
-        """Import one file, recording the outcome (or the reason it failed) in the report."""
-        try:
-            self._import(str(root), path, relative)
-        except BadFile as e:
-            self.report.failed += 1
-            self.report.errors.append(f"{shown(path)}: {e}")
-        except OSError as e:
-            self.report.failed += 1
-            self.report.errors.append(f"{shown(path)}: {e.strerror or e}")
+    def fail(self, path: Path, error: BaseException) -> None:
+        """Record one file's failure; anything but a BadFile is also logged with its traceback."""
+        reason = _failure(path, error)
+        self.report.failed += 1
+        self.report.errors.append(f"{shown(path)}: {reason}")
+        if isinstance(error, BadFile | OSError):
+            logger.warning("runbook file %s not imported: %s", shown(path), reason)
+        else:
+            logger.error("runbook file %s not imported: %s", shown(path), reason, exc_info=error)
 
-    def _import(self, root: str, path: Path, relative: Path) -> None:
+    def prepare(self, root: Path, path: Path, relative: Path) -> _Ready | None:
+        """Read, validate and render one file, outside any transaction.
+
+        Returns what its batch must store, or None when there is nothing to
+        store (unchanged, or failed: the failure is in the report). Any
+        exception fails this file alone.
+        """
+        try:
+            return self._prepare(str(root), path, relative)
+        except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+            self.fail(path, e)
+            return None
+
+    def _prepare(self, root: str, path: Path, relative: Path) -> _Ready | None:
         # A symbolic link in a runbooks repository could publish any file of the
         # server (/proc/self/environ, the secret key) to every signed-in user.
         resolved = path.resolve()
@@ -368,15 +493,29 @@ class _Run:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
+        rel_str = relative.as_posix()
+        if len(rel_str) > MAX_SOURCE_PATH:
+            raise BadFile(
+                _("the path is longer than %(limit)d characters (%(length)d)")
+                % {"limit": MAX_SOURCE_PATH, "length": len(rel_str)}
+            )
         raw = path.read_bytes()
         content_hash = hashlib.sha256(raw).hexdigest()
         if relative.name == INDEX_FILE:
             folder = relative.parent.as_posix().lower()
             folder = "" if folder == "." else folder
+            check_path(relative.parent / "x")  # the folder's own path must fit
             self.seen_sections.add(folder)
-            if self.sections.get(folder) != content_hash:
-                _store_section(root, relative, raw, content_hash)
-            return
+            if self.sections.get(folder) == content_hash:
+                return None
+            return _Ready(
+                path=path,
+                root=root,
+                rel_str=rel_str,
+                content_hash=content_hash,
+                section=read_section(relative, raw),
+                folder=folder,
+            )
         slug = slug_for(relative)
         if slug in self.seen_slugs:
             raise BadFile(
@@ -384,6 +523,7 @@ class _Run:
                 % {"slug": slug, "other": self.seen_slugs[slug]}
             )
         self.seen_slugs[slug] = shown(path)
+        check_path(relative)
         existing = self.known.get(slug)
         if existing is not None and _taken_by_other_file(existing, root):
             other = (
@@ -394,7 +534,6 @@ class _Run:
             raise BadFile(
                 _("slug %(slug)s is already taken by %(other)s") % {"slug": slug, "other": other}
             )
-        rel_str = relative.as_posix()
         current = existing.current_revision if existing else None
         if (
             existing is not None
@@ -403,10 +542,13 @@ class _Run:
             and current is not None
             and current.content_hash == content_hash
         ):
-            if existing.source_path != rel_str:  # renamed, case only
-                Runbook.objects.filter(pk=existing.pk).update(source_path=rel_str)
-            self.report.unchanged += 1
-            return
+            if existing.source_path == rel_str:
+                self.report.unchanged += 1
+                return None
+            # Renamed, case only: the same content under a new name.
+            return _Ready(
+                path=path, root=root, rel_str=rel_str, content_hash=content_hash, existing=existing
+            )
         parsed = read_runbook(relative, raw)
         team = None
         if parsed.team_slug:
@@ -417,19 +559,67 @@ class _Run:
                     + _("unknown team %(team)r; the runbook is imported without a team")
                     % {"team": parsed.team_slug}
                 )
-        with transaction.atomic():  # a savepoint: a failed write leaves the batch intact
-            _store(
-                parsed,
-                existing=existing,
-                root=root,
-                relative=rel_str,
-                content_hash=content_hash,
-                team=team,
+        return _Ready(
+            path=path,
+            root=root,
+            rel_str=rel_str,
+            content_hash=content_hash,
+            existing=existing,
+            parsed=parsed,
+            team=team,
+        )
+
+    def store(self, batch: list[_Ready]) -> list[int]:
+        """Write a batch of prepared files; return the ids of runbooks with a new revision.
+
+        Call inside a transaction. Each file is written in a savepoint of its
+        own, so a write that fails (a database error, anything) rolls back that
+        file alone and is recorded as its failure.
+        """
+        changed = []
+        for ready in batch:
+            try:
+                with transaction.atomic():
+                    runbook = self._store_one(ready)
+            except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+                self.fail(ready.path, e)
+                continue
+            if ready.section is not None:
+                continue
+            if ready.parsed is None:
+                self.report.unchanged += 1  # renamed only
+                continue
+            changed.append(runbook.pk)
+            if ready.existing is None:
+                self.report.created += 1
+            else:
+                self.report.updated += 1
+        return changed
+
+    def _store_one(self, ready: _Ready) -> Runbook | None:
+        if ready.section is not None:
+            title, html = ready.section
+            Section.objects.update_or_create(
+                path=ready.folder,
+                defaults={
+                    "title": title,
+                    "html": html,
+                    "content_hash": ready.content_hash,
+                    "source_root": ready.root,
+                },
             )
-        if existing is None:
-            self.report.created += 1
-        else:
-            self.report.updated += 1
+            return None
+        if ready.parsed is None:
+            Runbook.objects.filter(pk=ready.existing.pk).update(source_path=ready.rel_str)
+            return ready.existing
+        return _store(
+            ready.parsed,
+            existing=ready.existing,
+            root=ready.root,
+            relative=ready.rel_str,
+            content_hash=ready.content_hash,
+            team=ready.team,
+        )
 
 
 def sync_folders(
@@ -441,14 +631,17 @@ def sync_folders(
 
     1. List the ``*.md`` files of every folder; load, in one query, the
        runbooks those slugs already have, with their current content hash.
-    2. For each file: over 1 MiB fails; a slug seen earlier in this run, or
-       owned by another folder whose file still exists, fails; a content hash
-       equal to the current revision's is unchanged (no parsing, no writes).
-    3. Otherwise parse, validate and render it; a BadFile is recorded as
-       ``path: reason`` and the runbook keeps its previous revision. A good
-       file is stored with a new revision, alert names and search document,
-       in a savepoint of its own inside a transaction per BATCH files.
-       ``_index.md`` files update their folder's Section.
+    2. For each file, outside any transaction: over 1 MiB fails; a slug seen
+       earlier in this run, or owned by another folder whose file still
+       exists, fails; a content hash equal to the current revision's is
+       unchanged (no parsing, no writes). Otherwise the file is parsed,
+       validated and rendered (bounded: see ``render_markdown``). Any error
+       fails that file alone, recorded as ``path: reason``; its runbook keeps
+       its previous revision.
+    3. Every BATCH files, what was prepared is written in one short
+       transaction (a savepoint per file): a new revision, alert names and
+       search document per runbook; ``_index.md`` files update their
+       folder's Section. No rendering happens while the write lock is held.
     4. Runbooks that came from these folders and whose file is gone (and did
        not merely fail) are archived; their sections are deleted.
     5. Alerts answered by more than one live runbook become warnings.
@@ -460,6 +653,13 @@ def sync_folders(
         if not root.is_dir():
             report.failed += 1
             report.errors.append(f"{root}: " + _("not a folder"))
+            continue
+        if len(str(root)) > MAX_SOURCE_PATH:
+            report.failed += 1
+            report.errors.append(
+                f"{root}: "
+                + _("the path is longer than %(limit)d characters") % {"limit": MAX_SOURCE_PATH}
+            )
             continue
         files.extend((root, path, path.relative_to(root)) for path in markdown_files(root))
 
@@ -476,12 +676,21 @@ def sync_folders(
         teams={team.slug: team for team in Team.objects.all()},
     )
     for batch_start in range(0, len(files), BATCH):
+        prepared = []
+        batch = files[batch_start : batch_start + BATCH]
+        for done, (root, path, relative) in enumerate(batch, start=batch_start + 1):
+            if progress:
+                progress(done, len(files))
+            ready = run.prepare(root, path, relative)
+            if ready is not None:
+                prepared.append(ready)
+        if not prepared:
+            continue
         with transaction.atomic():
-            batch = files[batch_start : batch_start + BATCH]
-            for done, (root, path, relative) in enumerate(batch, start=batch_start + 1):
-                if progress:
-                    progress(done, len(files))
-                run.import_file(root, path, relative)
+            changed = run.store(prepared)
+            # The one place a sync knows which runbooks got a new revision:
+            # `changed` (runbook ids), inside the transaction that wrote them.
+        report.changed_runbooks.extend(changed)
 
     root_strs = [str(root) for root in roots if root.is_dir()]
     gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(
