@@ -20,7 +20,15 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
+from oncall.runbooks.models import (
+    REVIEW_EVERY_DAYS,
+    REVIEWED_YEARS,
+    AlertName,
+    Revision,
+    Runbook,
+    SearchDocument,
+    Section,
+)
 from oncall.runbooks.render import Rendered, RenderRefused, render_markdown
 from oncall.teams.models import Team
 
@@ -38,10 +46,9 @@ ALERT_FORBIDDEN = set("/\\?#%") | {" ", "\t", "\n"}
 # A path segment the runbook URLs reserve: /runbooks/<slug>/-/diff/ is the diff page.
 RESERVED_SEGMENT = "-"
 
-# Front matter ranges. Each is a bad-file reason when exceeded, so nothing that
-# reaches the database or date arithmetic can overflow it.
-REVIEW_EVERY_DAYS = (1, 3650)  # up to ten years
-REVIEWED_YEARS = (2000, 2999)
+# Front matter ranges (and REVIEW_EVERY_DAYS, REVIEWED_YEARS from models). Each
+# is a bad-file reason when exceeded, so nothing that reaches the database or
+# date arithmetic can overflow it.
 TEXT_LIMITS = {"title": 300, "team": 50, "service": 100, "owner": 150}
 LIST_LIMITS = {"alerts": (100, 200), "tags": (50, 100)}  # (items, characters each)
 INT64 = 2**63
@@ -277,6 +284,16 @@ def check_path(relative: Path) -> None:
         )
 
 
+def _decode(raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise BadFile(_("not UTF-8")) from None
+    if "\x00" in text:  # PostgreSQL cannot store it; no text file holds it
+        raise BadFile(_("holds NUL characters, so it is not a text file"))
+    return text.replace("\r\n", "\n")
+
+
 def _render(body: str, relative: Path) -> Rendered:
     try:
         return render_markdown(body, page_dir=relative.parent.as_posix())
@@ -286,11 +303,7 @@ def _render(body: str, relative: Path) -> Rendered:
 
 def read_runbook(relative: Path, raw: bytes) -> Parsed:
     """Parse and render one runbook file; raises BadFile with the reason."""
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise BadFile(_("not UTF-8")) from None
-    text = text.replace("\r\n", "\n")
+    text = _decode(raw)
     data, body = split_front_matter(text)
     title = _text_field(data, "title")
     team_slug = _text_field(data, "team")
@@ -392,10 +405,7 @@ def _store(
 
 def read_section(relative: Path, raw: bytes) -> tuple[str, str]:
     """Parse and render a folder's ``_index.md``: (title, html); raises BadFile."""
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
-    except UnicodeDecodeError:
-        raise BadFile(_("not UTF-8")) from None
+    text = _decode(raw)
     data, body = split_front_matter(text)
     rendered = _render(body, relative)
     if rendered.outside_links:
