@@ -475,7 +475,7 @@ class _Run:
         self.report.failed += 1
         self.report.errors.append(f"{shown(path)}: {reason}")
         if isinstance(error, BadFile | OSError):
-            logger.warning("runbook file %s not imported: %s", shown(path), reason)
+            logger.info("runbook file %s not imported: %s", shown(path), reason)
         else:
             logger.error("runbook file %s not imported: %s", shown(path), reason, exc_info=error)
 
