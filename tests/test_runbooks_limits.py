@@ -5,6 +5,8 @@ thread), so a regression fails in seconds instead of hanging the suite.
 """
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ import yaml
 from django.db import connection, connections
 from django.urls import reverse
 
+from oncall.runbooks import render
 from oncall.runbooks.models import Runbook
 from oncall.runbooks.render import (
     MAX_NESTING,
@@ -305,3 +308,24 @@ def test_the_report_lists_runbooks_with_a_new_revision(db, tmp_path):
     b, c = Runbook.objects.get(slug="svc/b"), Runbook.objects.get(slug="svc/c")
     assert sorted(second.changed_runbooks) == sorted([b.pk, c.pk])
     assert sync_folders([tmp_path]).changed_runbooks == []
+
+
+def test_the_renderer_process_ends_a_render_nobody_waits_for():
+    """Its own timer stops a render a second after its deadline, even with its owner gone."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oncall.runbooks.renderer"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        request = {"text": BRACKETS, "page_dir": "", "url_prefix": "/runbooks/", "timeout": 0.5}
+        with wall_clock(10):
+            render._send(process.stdin, request)
+            answer = render._receive(process.stdout)
+        assert answer == {"refused": "time", "seconds": 0.5}
+        process.stdin.close()
+        assert process.wait(timeout=10) == 0  # and it ends when its owner closes the pipe
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -18,6 +18,7 @@ import os
 import posixpath
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -351,25 +352,50 @@ def _receive(stream) -> dict | None:
     return json.loads(stream.read(HEADER.unpack(header)[0]))
 
 
+class _OutOfTime(Exception):
+    pass
+
+
+def _out_of_time(signum, frame) -> None:
+    raise _OutOfTime
+
+
 def serve(stdin, stdout) -> None:
-    """The renderer process's loop: one request in, one answer out, until stdin closes."""
+    """The renderer process's loop: one request in, one answer out, until stdin closes.
+
+    The owner kills this process when an answer is late. A timer of its own,
+    a second later, ends a render that nobody waits for any more (the owner
+    itself was killed), so no render outlives its deadline by much.
+    """
+    signal.signal(signal.SIGALRM, _out_of_time)
     while (request := _receive(stdin)) is not None:
         try:
+            signal.setitimer(signal.ITIMER_REAL, request["timeout"] + 1)
             rendered = render_unbounded(
                 request["text"], page_dir=request["page_dir"], url_prefix=request["url_prefix"]
             )
             answer = {"rendered": asdict(rendered)}
         # No settings here, so no translations: the owner words the reason.
+        except _OutOfTime:
+            answer = {"refused": "time", "seconds": request["timeout"]}
         except RecursionError:
             answer = {"refused": "nesting"}
         except MemoryError:
             answer = {"refused": "memory"}
         except Exception as e:  # noqa: BLE001 - any failure is this input's alone
             answer = {"refused": "error", "error": type(e).__name__}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         _send(stdout, answer)
 
 
+def _took_too_long(seconds: float) -> str:
+    return _("took longer than %(seconds)s s to render") % {"seconds": f"{seconds:g}"}
+
+
 def _refusal(answer: dict) -> str:
+    if answer["refused"] == "time":
+        return _took_too_long(answer["seconds"])
     if answer["refused"] == "nesting":
         return _("nested too deeply to render")
     if answer["refused"] == "memory":
@@ -417,7 +443,15 @@ class Renderer:
             process = self._start()
             deadline = time.monotonic() + timeout
             try:
-                _send(process.stdin, {"text": text, "page_dir": page_dir, "url_prefix": url_prefix})
+                _send(
+                    process.stdin,
+                    {
+                        "text": text,
+                        "page_dir": page_dir,
+                        "url_prefix": url_prefix,
+                        "timeout": timeout,
+                    },
+                )
                 answer = self._answer(process, deadline)
             except BrokenPipeError:
                 answer = None
@@ -425,9 +459,7 @@ class Renderer:
                 timed_out = time.monotonic() >= deadline
                 self._stop()
                 if timed_out:
-                    raise RenderRefused(
-                        _("took longer than %(seconds)s s to render") % {"seconds": f"{timeout:g}"}
-                    )
+                    raise RenderRefused(_took_too_long(timeout))
                 raise RenderRefused(_("could not be rendered (the renderer stopped)"))
         if "refused" in answer:
             raise RenderRefused(_refusal(answer))
