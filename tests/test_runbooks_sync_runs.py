@@ -3,7 +3,7 @@ fields stored out of range from before the checks break nothing."""
 
 import hashlib
 import importlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oncall.celery import app as celery_app
+from oncall.reminders.plan import review_due
 from oncall.runbooks.models import Revision, Runbook, SyncRun
 from oncall.runbooks.sync import sync_folders
 from oncall.runbooks.tasks import SYNCS_PER_USER, run_sync, sweep_stuck_syncs
@@ -172,6 +173,21 @@ def test_a_runbook_page_survives_review_fields_out_of_range(
     response = client_for(trainee).get(runbook.get_absolute_url())
     assert response.status_code == 200
     assert runbook.is_review_overdue() in (False, True)
+
+
+def test_review_planning_survives_review_fields_out_of_range(db, lead):
+    """Past the calendar's end is no review date: nothing to plan, and no error."""
+    Runbook.objects.create(
+        slug="svc/old", title="Old", owner=lead.username, review_every=4_000_000,
+        last_reviewed=date(2026, 1, 1),
+    )  # fmt: skip
+    due = Runbook.objects.create(
+        slug="svc/due", title="Due", owner=lead.username, review_every=30,
+        last_reviewed=date(2026, 1, 1),
+    )  # fmt: skip
+    now = timezone.make_aware(datetime(2026, 6, 1, 12))
+    wanted = list(review_due(now))
+    assert [w.subject_key for w in wanted] == [f"runbook:{due.pk}:2026-01-31"]
 
 
 def test_the_admin_refuses_review_fields_out_of_range(db, client_for, staff):
