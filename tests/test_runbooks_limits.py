@@ -320,8 +320,9 @@ def test_the_renderer_process_ends_a_render_nobody_waits_for():
     try:
         request = {"text": BRACKETS, "page_dir": "", "url_prefix": "/runbooks/", "timeout": 0.5}
         with wall_clock(10):
-            render._send(process.stdin, request)
-            answer = render._receive(process.stdout)
+            assert render.read_message(process.stdout) == {"ready": True}
+            render.write_message(process.stdin, request)
+            answer = render.read_message(process.stdout)
         assert answer == {"refused": "time", "seconds": 0.5}
         process.stdin.close()
         assert process.wait(timeout=10) == 0  # and it ends when its owner closes the pipe

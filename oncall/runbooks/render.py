@@ -187,10 +187,11 @@ MAX_NESTING = 50
 # Wall-clock seconds one render may take. The largest real runbooks render in
 # ~10 ms and a 1 MB one in ~1 s; 9,000 "[" took 32 s before this limit.
 RENDER_SECONDS = 2.0
+# Seconds the renderer process may take to start (imports, on a busy machine).
+STARTUP_SECONDS = 30.0
 # Address space of the renderer process: a render that wants more fails alone.
 RENDERER_MEMORY_BYTES = 1024 * 1024 * 1024
 TAB = 4
-QUOTE_OR_SPACE = re.compile(r"[ \t]*>?")
 FENCE_LINE = re.compile(r"^[ \t>]*(`{3,}|~{3,})")
 
 
@@ -271,7 +272,7 @@ def render_markdown(
     links; leave it empty for markdown that is not a file.
     """
     check_limits(text, max_chars=max_chars)
-    return _renderer().render(
+    return RENDERER.render(
         text, page_dir=page_dir, url_prefix=reverse("runbooks:index"), timeout=timeout
     )
 
@@ -339,13 +340,13 @@ def render_unbounded(text: str, *, page_dir: str = "", url_prefix: str = "/runbo
 HEADER = struct.Struct(">Q")
 
 
-def _send(stream, message: dict) -> None:
+def write_message(stream, message: dict) -> None:
     data = json.dumps(message).encode()
     stream.write(HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream) -> dict | None:
+def read_message(stream) -> dict | None:
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:
         return None
@@ -368,7 +369,7 @@ def serve(stdin, stdout) -> None:
     itself was killed), so no render outlives its deadline by much.
     """
     signal.signal(signal.SIGALRM, _out_of_time)
-    while (request := _receive(stdin)) is not None:
+    while (request := read_message(stdin)) is not None:
         try:
             signal.setitimer(signal.ITIMER_REAL, request["timeout"] + 1)
             rendered = render_unbounded(
@@ -386,7 +387,7 @@ def serve(stdin, stdout) -> None:
             answer = {"refused": "error", "error": type(e).__name__}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        _send(stdout, answer)
+        write_message(stdout, answer)
 
 
 def _took_too_long(seconds: float) -> str:
@@ -420,6 +421,12 @@ class Renderer:
         self._owner = 0
 
     def _start(self) -> subprocess.Popen:
+        """The running renderer process, started when there is none (or it died).
+
+        A new one says it is ready once it has imported what it renders with,
+        so its start-up (slow on a busy machine) never counts against the
+        first render's deadline.
+        """
         if self._process is None or self._owner != os.getpid() or self._process.poll() is not None:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "oncall.runbooks.renderer"],
@@ -430,6 +437,9 @@ class Renderer:
                 start_new_session=True,
             )
             self._owner = os.getpid()
+            if self._answer(self._process, time.monotonic() + STARTUP_SECONDS) != {"ready": True}:
+                self._stop()
+                raise RenderRefused(_("could not be rendered (the renderer did not start)"))
         return self._process
 
     def _stop(self) -> None:
@@ -443,7 +453,7 @@ class Renderer:
             process = self._start()
             deadline = time.monotonic() + timeout
             try:
-                _send(
+                write_message(
                     process.stdin,
                     {
                         "text": text,
@@ -491,8 +501,5 @@ class Renderer:
             self._stop()
 
 
-_RENDERER = Renderer()
-
-
-def _renderer() -> Renderer:
-    return _RENDERER
+# One per process (see Renderer): the sync, a Celery worker, a gunicorn worker.
+RENDERER = Renderer()

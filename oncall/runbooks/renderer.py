@@ -9,12 +9,13 @@ import resource
 import signal
 import sys
 
-from oncall.runbooks.render import RENDERER_MEMORY_BYTES, serve
+from oncall.runbooks.render import RENDERER_MEMORY_BYTES, serve, write_message
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner decides when this ends
     resource.setrlimit(resource.RLIMIT_AS, (RENDERER_MEMORY_BYTES, RENDERER_MEMORY_BYTES))
+    write_message(sys.stdout.buffer, {"ready": True})
     serve(sys.stdin.buffer, sys.stdout.buffer)
 
 
