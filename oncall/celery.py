@@ -40,4 +40,10 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Runbook syncs whose worker or message was lost end as failed, with why.
+    "runbooks-sweep-stuck-syncs": {
+        "task": "oncall.runbooks.tasks.sweep_stuck_syncs",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

@@ -1,6 +1,7 @@
+from django import forms
 from django.contrib import admin
 
-from oncall.readiness.describe import render_description
+from oncall.readiness.describe import cleaned_description
 from oncall.readiness.models import (
     Activity,
     ChecklistTemplate,
@@ -11,8 +12,18 @@ from oncall.readiness.models import (
 from oncall.readiness.reconcile import reconcile
 
 
+class DescribedForm(forms.ModelForm):
+    """Renders the description once, here, and names what is wrong with it."""
+
+    def clean_description(self) -> str:
+        text = self.cleaned_data.get("description", "")
+        self.instance.description_html = cleaned_description(text)
+        return text
+
+
 class TemplateItemInline(admin.TabularInline):
     model = TemplateItem
+    form = DescribedForm
     extra = 1
     fields = [
         "order",
@@ -35,15 +46,6 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [TemplateItemInline]
     raw_id_fields = ["created_by"]
-
-    def save_formset(self, request, form, formset, change):
-        items = formset.save(commit=False)
-        for item in items:
-            # Descriptions are rendered when saved, never when shown.
-            item.set_description(item.description)
-            item.save()
-        for item in formset.deleted_objects:
-            item.delete()
 
 
 class ItemProgressInline(admin.TabularInline):
@@ -85,8 +87,9 @@ class ItemProgressAdmin(admin.ModelAdmin):
         "signoff_withdrawn_from",
     ]
 
+    form = DescribedForm
+
     def save_model(self, request, obj, form, change):
-        obj.description_html = render_description(obj.description)
         super().save_model(request, obj, form, change)
         reconcile(obj.onboarding)
 

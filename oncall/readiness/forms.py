@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from oncall.readiness.describe import cleaned_description
 from oncall.readiness.models import ChecklistTemplate, Kind, Onboarding, TemplateItem
 from oncall.runbooks.models import Runbook
 from oncall.teams.models import Team
@@ -128,6 +129,11 @@ class TemplateItemForm(forms.ModelForm):
         self.fields["runbook"].help_text = _("For “read a runbook” items.")
         self.fields["count"].help_text = _("How many shifts of this kind count.")
         self.order_fields(["section", "new_section", "title", "description", "kind"])
+
+    def clean_description(self) -> str:
+        text = self.cleaned_data.get("description", "")
+        self.description_html = cleaned_description(text)
+        return text
 
     def clean(self):
         data = super().clean()

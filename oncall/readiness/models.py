@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oncall.readiness.describe import render_description
+from oncall.readiness.describe import DESCRIPTION_MAX, render_description
 from oncall.runbooks.models import Revision, Runbook
 from oncall.teams.models import Team
 
@@ -39,12 +39,6 @@ def progress_percent(done: int, total: int) -> int:
     if total <= 0:
         return 100
     return 100 * done // total
-
-
-# A checklist description is a paragraph or two of guidance, not a runbook:
-# longer text belongs in a runbook the item links to. The bound also keeps the
-# markdown rendered at save time small.
-DESCRIPTION_MAX = 4000
 
 
 class ChecklistTemplate(models.Model):

@@ -541,7 +541,8 @@ def template_item_edit(request: HttpRequest, pk: int, item_pk: int | None = None
             item = form.save(commit=False)
             item.template = template
             item.section = form.cleaned_data["section"]
-            item.set_description(form.cleaned_data["description"])
+            item.description = form.cleaned_data["description"]
+            item.description_html = form.description_html  # rendered once, in the form
             if item.pk is None:  # a new item goes last; move it from the list
                 last = template.items.order_by("-order").values_list("order", flat=True).first()
                 item.order = (last or 0) + 10

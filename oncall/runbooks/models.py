@@ -1,12 +1,29 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.models import Team
+
+# The ranges a runbook's review schedule may take (the sync checks front matter
+# against the same numbers, see sync.py).
+REVIEW_EVERY_DAYS = (1, 3650)  # up to ten years
+REVIEWED_YEARS = (2000, 2999)
+# A sync still running after this long is taken for dead (see SyncRun.sweep_stuck).
+SYNC_STUCK_AFTER = timedelta(minutes=15)
+
+
+def validate_review_date(value: date) -> None:
+    low, high = REVIEWED_YEARS
+    if not low <= value.year <= high:
+        raise ValidationError(
+            _("Enter a date between %(low)d-01-01 and %(high)d-12-31.") % {"low": low, "high": high}
+        )
 
 
 class Runbook(models.Model):
@@ -19,8 +36,18 @@ class Runbook(models.Model):
     alerts = models.JSONField(_("alerts"), default=list, blank=True)
     tags = models.JSONField(_("tags"), default=list, blank=True)
     owner = models.CharField(_("owner"), max_length=150, blank=True)
-    review_every = models.PositiveIntegerField(_("review every (days)"), null=True, blank=True)
-    last_reviewed = models.DateField(_("last reviewed"), null=True, blank=True)
+    review_every = models.PositiveIntegerField(
+        _("review every (days)"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(REVIEW_EVERY_DAYS[0]),
+            MaxValueValidator(REVIEW_EVERY_DAYS[1]),
+        ],
+    )
+    last_reviewed = models.DateField(
+        _("last reviewed"), null=True, blank=True, validators=[validate_review_date]
+    )
     source_root = models.CharField(_("source folder"), max_length=500, blank=True)
     source_path = models.CharField(_("source path"), max_length=500, blank=True)
     archived = models.BooleanField(_("archived"), default=False)
@@ -42,11 +69,20 @@ class Runbook(models.Model):
         return reverse("runbooks:detail", args=[self.slug])
 
     def review_due_on(self) -> date | None:
+        """The day a review is due, or None without a schedule.
+
+        Values stored before their ranges were checked (review_every: 4000000)
+        put the date past the calendar's end: that is no schedule either, not
+        an error on every page and in every planning run.
+        """
         if self.review_every is None:
             return None
         if self.last_reviewed is None:
             return self.created_at.date()
-        return self.last_reviewed + timedelta(days=self.review_every)
+        try:
+            return self.last_reviewed + timedelta(days=self.review_every)
+        except OverflowError:
+            return None
 
     def is_review_overdue(self, today: date | None = None) -> bool:
         due = self.review_due_on()
@@ -152,6 +188,7 @@ class SyncRun(models.Model):
     summary = models.CharField(_("summary"), max_length=200, blank=True)
     log = models.TextField(_("log"), blank=True)
     created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
@@ -161,3 +198,35 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"sync #{self.pk} ({self.state})"
+
+    def finish(self, *, state: str, summary: str, log: str) -> None:
+        self.state = state
+        self.summary = summary[:200]
+        self.log = log
+        self.finished_at = timezone.now()
+        self.save(update_fields=["state", "summary", "log", "finished_at"])
+
+    @classmethod
+    def sweep_stuck(cls, *, now: datetime) -> int:
+        """Fail runs that can no longer finish; return how many.
+
+        A run still ``running`` SYNC_STUCK_AFTER after it started lost its
+        worker (killed, out of memory, redeployed); one still ``pending`` that
+        long after it was requested lost its message. Either way nothing will
+        ever move it again, so it ends ``failed`` with the reason.
+        """
+        cutoff = now - SYNC_STUCK_AFTER
+        minutes = int(SYNC_STUCK_AFTER.total_seconds() // 60)
+        running = cls.objects.filter(state=cls.State.RUNNING, started_at__lt=cutoff).update(
+            state=cls.State.FAILED,
+            summary=_("stopped: no result %(minutes)d minutes after it started (worker lost)")
+            % {"minutes": minutes},
+            finished_at=now,
+        )
+        pending = cls.objects.filter(state=cls.State.PENDING, created_at__lt=cutoff).update(
+            state=cls.State.FAILED,
+            summary=_("never started: no worker took it within %(minutes)d minutes")
+            % {"minutes": minutes},
+            finished_at=now,
+        )
+        return running + pending

@@ -5,13 +5,12 @@
 """
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
-import yaml
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
@@ -19,23 +18,28 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oncall.runbooks.changes import revisions_changed
+from oncall.runbooks.files import (
+    MAX_SOURCE_PATH,
+    BadFile,
+    Parsed,
+    check_path,
+    read_runbook,
+    read_section,
+    slug_for,
+    split_front_matter,
+)
 from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
-from oncall.runbooks.render import render_markdown
 from oncall.teams.models import Team
 
+__all__ = ["BadFile", "SyncReport", "slug_for", "split_front_matter", "sync_folders"]
+
+logger = logging.getLogger(__name__)
+
 MAX_FILE_BYTES = 1024 * 1024
-# libyaml's safe loader when PyYAML was built with it: ~15x faster than pure Python.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Files stored per transaction: fewer commits than one per file, while a long
 # import still lets other writers in between batches.
 BATCH = 100
 INDEX_FILE = "_index.md"
-# Characters an alert name may not hold: it is one segment of /runbooks/alert/<name>.
-ALERT_FORBIDDEN = set("/\\?#%") | {" ", "\t", "\n"}
-
-
-class BadFile(Exception):
-    """A file that cannot be imported; the message is the reason shown to the user."""
 
 
 @dataclass
@@ -47,6 +51,7 @@ class SyncReport:
     failed: int = 0
     errors: list[str] = field(default_factory=list)  # "path: reason"
     warnings: list[str] = field(default_factory=list)
+    changed_runbooks: list[int] = field(default_factory=list)  # ids with a new revision
 
     @property
     def ok(self) -> bool:
@@ -59,179 +64,12 @@ class SyncReport:
         )
 
 
-@dataclass
-class Parsed:
-    """A runbook file read and validated, ready to store."""
-
-    slug: str
-    title: str
-    team_slug: str
-    service: str
-    alerts: list[str]
-    tags: list[str]
-    owner: str
-    review_every: int | None
-    last_reviewed: date | None
-    markdown: str
-    html: str
-    toc: list[dict]
-    text: str
-
-
-# -- reading files ---------------------------------------------------------------------------
-
-
-def split_front_matter(text: str) -> tuple[dict, str]:
-    """Split Hugo-style ``---`` YAML front matter from the body.
-
-    Returns ({}, text) when the file has none. Raises BadFile for YAML that
-    does not parse or is not a mapping.
-    """
-    if not text.startswith("---"):
-        return {}, text
-    first_line, _newline, rest = text.partition("\n")
-    if first_line.rstrip() != "---":
-        return {}, text
-    if rest.startswith("---"):
-        yaml_text, body = "", rest.partition("\n")[2]
-    else:
-        end = rest.find("\n---")
-        while end != -1 and rest[end + 4 : end + 5] not in ("", "\n", "\r", " ", "\t"):
-            end = rest.find("\n---", end + 4)
-        if end == -1:
-            raise BadFile(_("front matter has no closing ---"))
-        yaml_text = rest[:end]
-        body = rest[end + 4 :].partition("\n")[2]
-    try:
-        data = yaml.load(yaml_text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 2})" if mark is not None else ""
-        raise BadFile(_("front matter is not valid YAML") + where) from None
-    if data is None:
-        return {}, body
-    if not isinstance(data, dict):
-        raise BadFile(_("front matter is not a mapping of fields"))
-    return data, body
-
-
-def _text_field(data: dict, name: str) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise BadFile(_("%(field)s must be text") % {"field": name})
-    return str(value).strip()
-
-
-def _list_field(data: dict, name: str) -> list[str]:
-    value = data.get(name)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(
-        isinstance(item, str | int) and not isinstance(item, bool) for item in value
-    ):
-        raise BadFile(_("%(field)s must be a list of text") % {"field": name})
-    items = []
-    for item in value:
-        item = str(item).strip()
-        if item and item not in items:
-            items.append(item)
-    return items
-
-
-def _alert_names(data: dict, file_stem: str) -> list[str]:
-    alerts = _list_field(data, "alerts")
-    for alert in alerts:
-        if ALERT_FORBIDDEN & set(alert):
-            raise BadFile(_("alerts: %(alert)r is not an alert name") % {"alert": alert})
-    if not alerts and "alerts" not in data and not (ALERT_FORBIDDEN & set(file_stem)):
-        alerts = [file_stem]
-    unique, keys = [], set()
-    for alert in alerts:
-        if alert.lower() not in keys:
-            keys.add(alert.lower())
-            unique.append(alert)
-    return unique
-
-
-def _review_every(data: dict) -> int | None:
-    value = data.get("review_every")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadFile(_("review_every must be a whole number of days"))
-    return value
-
-
-def _last_reviewed(data: dict) -> date | None:
-    value = data.get("last_reviewed")
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise BadFile(_("last_reviewed must be a date like 2026-10-01"))
-
-
 def shown(path: Path) -> str:
     """A path as people typed it: relative to the working folder when below it."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def slug_for(relative: Path) -> str:
-    """``payments-api/Error-Rate.md`` -> ``payments-api/error-rate``."""
-    return relative.with_suffix("").as_posix().lower()
-
-
-def read_runbook(relative: Path, raw: bytes) -> Parsed:
-    """Parse and render one runbook file; raises BadFile with the reason."""
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise BadFile(_("not UTF-8")) from None
-    text = text.replace("\r\n", "\n")
-    data, body = split_front_matter(text)
-    title = _text_field(data, "title")
-    team_slug = _text_field(data, "team")
-    service = _text_field(data, "service") or (relative.parent.name if relative.parent.name else "")
-    alerts = _alert_names(data, relative.stem)
-    tags = _list_field(data, "tags")
-    owner = _text_field(data, "owner")
-    review_every = _review_every(data)
-    last_reviewed = _last_reviewed(data)
-    rendered = render_markdown(body, page_dir=relative.parent.as_posix())
-    if rendered.outside_links:
-        raise BadFile(
-            _("links out of the runbook folder: %(links)s")
-            % {"links": ", ".join(rendered.outside_links)}
-        )
-    return Parsed(
-        slug=slug_for(relative),
-        title=(title or rendered.first_heading or relative.stem)[:300],
-        team_slug=team_slug,
-        service=service[:100],
-        alerts=alerts,
-        tags=tags,
-        owner=owner[:150],
-        review_every=review_every,
-        last_reviewed=last_reviewed,
-        markdown=text,
-        html=rendered.html,
-        toc=rendered.toc,
-        text=rendered.text,
-    )
 
 
 def markdown_files(root: Path) -> list[Path]:
@@ -301,32 +139,6 @@ def _store(
     return runbook
 
 
-def _store_section(root: str, relative: Path, raw: bytes, content_hash: str) -> None:
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
-    except UnicodeDecodeError:
-        raise BadFile(_("not UTF-8")) from None
-    data, body = split_front_matter(text)
-    folder = relative.parent.as_posix()
-    folder = "" if folder == "." else folder.lower()
-    rendered = render_markdown(body, page_dir=relative.parent.as_posix())
-    if rendered.outside_links:
-        raise BadFile(
-            _("links out of the runbook folder: %(links)s")
-            % {"links": ", ".join(rendered.outside_links)}
-        )
-    title = _text_field(data, "title") or rendered.first_heading or relative.parent.name
-    Section.objects.update_or_create(
-        path=folder,
-        defaults={
-            "title": title or _("Runbooks"),
-            "html": rendered.html,
-            "content_hash": content_hash,
-            "source_root": root,
-        },
-    )
-
-
 def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
     """A slug belongs to another folder while that folder's file still exists."""
     if runbook.source_root == root or runbook.archived:
@@ -334,6 +146,38 @@ def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
     if not runbook.source_root:
         return True  # made by hand (admin), never by a sync: do not overwrite it
     return (Path(runbook.source_root) / runbook.source_path).is_file()
+
+
+@dataclass
+class _Ready:
+    """One file read, validated and rendered, waiting for its batch's transaction.
+
+    ``parsed`` is set for a runbook with a new revision, ``section`` (title,
+    html) for a changed ``_index.md``; with neither, only ``rel_str`` is new
+    (the same content under a name that differs by case).
+    """
+
+    path: Path
+    root: str
+    rel_str: str
+    content_hash: str
+    existing: Runbook | None = None
+    parsed: Parsed | None = None
+    team: Team | None = None
+    section: tuple[str, str] | None = None
+    folder: str = ""
+
+
+def _failure(path: Path, error: BaseException) -> str:
+    """The reason a file failed, for a person: a BadFile's own words, else the error."""
+    if isinstance(error, BadFile):
+        return str(error)
+    if isinstance(error, OSError):
+        return str(error.strerror or error)
+    return _("could not be imported (%(error)s: %(detail)s)") % {
+        "error": type(error).__name__,
+        "detail": str(error)[:200],
+    }
 
 
 @dataclass
@@ -346,21 +190,31 @@ class _Run:
     teams: dict[str, Team]
     seen_slugs: dict[str, str] = field(default_factory=dict)  # slug -> file that claimed it
     seen_sections: set[str] = field(default_factory=set)
-    # Runbooks given a new revision in the batch being written.
-    revised: list[int] = field(default_factory=list)
 
-    def import_file(self, root: Path, path: Path, relative: Path) -> None:
-        """Import one file, recording the outcome (or the reason it failed) in the report."""
+    def fail(self, path: Path, error: BaseException) -> None:
+        """Record one file's failure; anything but a BadFile is also logged with its traceback."""
+        reason = _failure(path, error)
+        self.report.failed += 1
+        self.report.errors.append(f"{shown(path)}: {reason}")
+        if isinstance(error, BadFile | OSError):
+            logger.info("runbook file %s not imported: %s", shown(path), reason)
+        else:
+            logger.error("runbook file %s not imported: %s", shown(path), reason, exc_info=error)
+
+    def prepare(self, root: Path, path: Path, relative: Path) -> _Ready | None:
+        """Read, validate and render one file, outside any transaction.
+
+        Returns what its batch must store, or None when there is nothing to
+        store (unchanged, or failed: the failure is in the report). Any
+        exception fails this file alone.
+        """
         try:
-            self._import(str(root), path, relative)
-        except BadFile as e:
-            self.report.failed += 1
-            self.report.errors.append(f"{shown(path)}: {e}")
-        except OSError as e:
-            self.report.failed += 1
-            self.report.errors.append(f"{shown(path)}: {e.strerror or e}")
+            return self._prepare(str(root), path, relative)
+        except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+            self.fail(path, e)
+            return None
 
-    def _import(self, root: str, path: Path, relative: Path) -> None:
+    def _prepare(self, root: str, path: Path, relative: Path) -> _Ready | None:
         # A symbolic link in a runbooks repository could publish any file of the
         # server (/proc/self/environ, the secret key) to every signed-in user.
         resolved = path.resolve()
@@ -371,15 +225,29 @@ class _Run:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
+        rel_str = relative.as_posix()
+        if len(rel_str) > MAX_SOURCE_PATH:
+            raise BadFile(
+                _("the path is longer than %(limit)d characters (%(length)d)")
+                % {"limit": MAX_SOURCE_PATH, "length": len(rel_str)}
+            )
         raw = path.read_bytes()
         content_hash = hashlib.sha256(raw).hexdigest()
         if relative.name == INDEX_FILE:
             folder = relative.parent.as_posix().lower()
             folder = "" if folder == "." else folder
+            check_path(relative.parent / "x")  # the folder's own path must fit
             self.seen_sections.add(folder)
-            if self.sections.get(folder) != content_hash:
-                _store_section(root, relative, raw, content_hash)
-            return
+            if self.sections.get(folder) == content_hash:
+                return None
+            return _Ready(
+                path=path,
+                root=root,
+                rel_str=rel_str,
+                content_hash=content_hash,
+                section=read_section(relative, raw),
+                folder=folder,
+            )
         slug = slug_for(relative)
         if slug in self.seen_slugs:
             raise BadFile(
@@ -387,6 +255,7 @@ class _Run:
                 % {"slug": slug, "other": self.seen_slugs[slug]}
             )
         self.seen_slugs[slug] = shown(path)
+        check_path(relative)
         existing = self.known.get(slug)
         if existing is not None and _taken_by_other_file(existing, root):
             other = (
@@ -397,7 +266,6 @@ class _Run:
             raise BadFile(
                 _("slug %(slug)s is already taken by %(other)s") % {"slug": slug, "other": other}
             )
-        rel_str = relative.as_posix()
         current = existing.current_revision if existing else None
         if (
             existing is not None
@@ -406,10 +274,13 @@ class _Run:
             and current is not None
             and current.content_hash == content_hash
         ):
-            if existing.source_path != rel_str:  # renamed, case only
-                Runbook.objects.filter(pk=existing.pk).update(source_path=rel_str)
-            self.report.unchanged += 1
-            return
+            if existing.source_path == rel_str:
+                self.report.unchanged += 1
+                return None
+            # Renamed, case only: the same content under a new name.
+            return _Ready(
+                path=path, root=root, rel_str=rel_str, content_hash=content_hash, existing=existing
+            )
         parsed = read_runbook(relative, raw)
         team = None
         if parsed.team_slug:
@@ -420,20 +291,78 @@ class _Run:
                     + _("unknown team %(team)r; the runbook is imported without a team")
                     % {"team": parsed.team_slug}
                 )
-        with transaction.atomic():  # a savepoint: a failed write leaves the batch intact
-            _store(
-                parsed,
-                existing=existing,
-                root=root,
-                relative=rel_str,
-                content_hash=content_hash,
-                team=team,
+        return _Ready(
+            path=path,
+            root=root,
+            rel_str=rel_str,
+            content_hash=content_hash,
+            existing=existing,
+            parsed=parsed,
+            team=team,
+        )
+
+    def store(self, batch: list[_Ready]) -> list[int]:
+        """Write a batch of prepared files; return the ids of runbooks with a new revision.
+
+        Call inside a transaction. Each file is written in a savepoint of its
+        own, so a write that fails (a database error, anything) rolls back that
+        file alone and is recorded as its failure.
+        """
+        changed = []
+        for ready in batch:
+            try:
+                with transaction.atomic():
+                    runbook = self._store_one(ready)
+            except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+                self.fail(ready.path, e)
+                continue
+            if ready.section is not None:
+                continue
+            if ready.parsed is None:
+                self.report.unchanged += 1  # renamed only
+                continue
+            changed.append(runbook.pk)
+            if ready.existing is None:
+                self.report.created += 1
+            else:
+                self.report.updated += 1
+        return changed
+
+    def _store_one(self, ready: _Ready) -> Runbook | None:
+        if ready.section is not None:
+            title, html = ready.section
+            Section.objects.update_or_create(
+                path=ready.folder,
+                defaults={
+                    "title": title,
+                    "html": html,
+                    "content_hash": ready.content_hash,
+                    "source_root": ready.root,
+                },
             )
-        if existing is None:
-            self.report.created += 1
-        else:
-            self.report.updated += 1
-            self.revised.append(existing.pk)
+            return None
+        if ready.parsed is None:
+            Runbook.objects.filter(pk=ready.existing.pk).update(source_path=ready.rel_str)
+            return ready.existing
+        return _store(
+            ready.parsed,
+            existing=ready.existing,
+            root=ready.root,
+            relative=ready.rel_str,
+            content_hash=ready.content_hash,
+            team=ready.team,
+        )
+
+
+def _tell_listeners(runbook_ids: list[int]) -> None:
+    """Tell the apps built on runbooks about new revisions, in a savepoint of its own:
+    if a listener fails, the runbooks are still stored (readiness has a periodic
+    safety net that catches up)."""
+    try:
+        with transaction.atomic():
+            revisions_changed(runbook_ids)
+    except Exception:
+        logger.exception("listeners of new runbook revisions failed for %s", runbook_ids)
 
 
 def sync_folders(
@@ -445,14 +374,17 @@ def sync_folders(
 
     1. List the ``*.md`` files of every folder; load, in one query, the
        runbooks those slugs already have, with their current content hash.
-    2. For each file: over 1 MiB fails; a slug seen earlier in this run, or
-       owned by another folder whose file still exists, fails; a content hash
-       equal to the current revision's is unchanged (no parsing, no writes).
-    3. Otherwise parse, validate and render it; a BadFile is recorded as
-       ``path: reason`` and the runbook keeps its previous revision. A good
-       file is stored with a new revision, alert names and search document,
-       in a savepoint of its own inside a transaction per BATCH files.
-       ``_index.md`` files update their folder's Section.
+    2. For each file, outside any transaction: over 1 MiB fails; a slug seen
+       earlier in this run, or owned by another folder whose file still
+       exists, fails; a content hash equal to the current revision's is
+       unchanged (no parsing, no writes). Otherwise the file is parsed,
+       validated and rendered (bounded: see ``render_markdown``). Any error
+       fails that file alone, recorded as ``path: reason``; its runbook keeps
+       its previous revision.
+    3. Every BATCH files, what was prepared is written in one short
+       transaction (a savepoint per file): a new revision, alert names and
+       search document per runbook; ``_index.md`` files update their
+       folder's Section. No rendering happens while the write lock is held.
     4. Runbooks that came from these folders and whose file is gone (and did
        not merely fail) are archived; their sections are deleted.
     5. Alerts answered by more than one live runbook become warnings.
@@ -464,6 +396,13 @@ def sync_folders(
         if not root.is_dir():
             report.failed += 1
             report.errors.append(f"{root}: " + _("not a folder"))
+            continue
+        if len(str(root)) > MAX_SOURCE_PATH:
+            report.failed += 1
+            report.errors.append(
+                f"{root}: "
+                + _("the path is longer than %(limit)d characters") % {"limit": MAX_SOURCE_PATH}
+            )
             continue
         files.extend((root, path, path.relative_to(root)) for path in markdown_files(root))
 
@@ -480,16 +419,22 @@ def sync_folders(
         teams={team.slug: team for team in Team.objects.all()},
     )
     for batch_start in range(0, len(files), BATCH):
+        prepared = []
+        batch = files[batch_start : batch_start + BATCH]
+        for done, (root, path, relative) in enumerate(batch, start=batch_start + 1):
+            if progress:
+                progress(done, len(files))
+            ready = run.prepare(root, path, relative)
+            if ready is not None:
+                prepared.append(ready)
+        if not prepared:
+            continue
         with transaction.atomic():
-            batch = files[batch_start : batch_start + BATCH]
-            for done, (root, path, relative) in enumerate(batch, start=batch_start + 1):
-                if progress:
-                    progress(done, len(files))
-                run.import_file(root, path, relative)
-            # In the batch's transaction: what derives from a runbook's
-            # current revision (a read item re-opening) changes with it.
-            revisions_changed(run.revised)
-            run.revised = []
+            changed = run.store(prepared)
+            # In the batch's transaction: what derives from a runbook's current
+            # revision (a read item re-opening) changes with it.
+            _tell_listeners(changed)
+        report.changed_runbooks.extend(changed)
 
     root_strs = [str(root) for root in roots if root.is_dir()]
     gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(

@@ -84,14 +84,21 @@ class Migration(migrations.Migration):
 
 
 def render_descriptions(apps, schema_editor):
-    # Descriptions are rendered when saved from now on; render the ones saved before.
+    # Descriptions are rendered when saved from now on; render the ones saved
+    # before. One the renderer refuses (too long, too deep, too slow) is shown
+    # as plain text rather than stopping the migration.
+    from django.utils.html import escape, linebreaks
+
     from oncall.readiness.describe import render_description
 
     for name in ("TemplateItem", "ItemProgress"):
         model = apps.get_model("readiness", name)
         rows = list(model.objects.exclude(description="").only("pk", "description"))
         for row in rows:
-            row.description_html = render_description(row.description[:4000])
+            try:
+                row.description_html = render_description(row.description)
+            except ValueError:
+                row.description_html = linebreaks(escape(row.description[:4000]))
         model.objects.bulk_update(rows, ["description_html"], batch_size=500)
 
 
