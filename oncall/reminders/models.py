@@ -27,10 +27,12 @@ class Reminder(models.Model):
         REREAD_NEEDED = "reread_needed", _("runbook changed since read")
         REVIEW_DUE = "review_due", _("runbook review due")
         WEEKLY_DIGEST = "weekly_digest", _("weekly digest")
+        LIVE_PAGE = "live_page", _("live page during a shift")
         TEST = "test", _("test")
 
-    # Shift reminders go out even in quiet hours: a shift does not wait.
-    URGENT_KINDS = frozenset({Kind.SHIFT_UPCOMING, Kind.TEST})
+    # Shift reminders go out even in quiet hours: a shift does not wait. A live
+    # page is planned only while its recipient is on the shift.
+    URGENT_KINDS = frozenset({Kind.SHIFT_UPCOMING, Kind.TEST, Kind.LIVE_PAGE})
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")

@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from oncall.shifts import calendar, feeds
+from oncall.shifts import calendar, feeds, panels
 from oncall.shifts.forms import DebriefForm, EditForm, ScheduleForm, Scope
 from oncall.shifts.models import ShadowShift, person_name
 from oncall.shifts.schedule import apply_moves, cancel_shifts, schedule_shifts, this_and_following
@@ -125,6 +125,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = None
     if _may_take_part(request.user, shift, lead=lead) and shift.can_debrief():
         form = DebriefForm(shift=shift)
+        if not shift.has_debrief and not shift.debrief_pages_seen:
+            form.initial["pages_seen"] = panels.pages_seen(shift)
     return _render_detail(request, shift, lead=lead, form=form)
 
 
@@ -138,6 +140,7 @@ def _render_detail(request, shift, *, lead: bool, form, status: int = 200) -> Ht
         "form": form,
         "series_count": series_count,
         "debrief_runbooks": list(shift.debrief_runbooks.order_by("title")),
+        "panels": panels.render_panels(request, shift),
         "now": timezone.now(),
     }
     return render(request, "shifts/detail.html", context, status=status)
