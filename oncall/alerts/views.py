@@ -157,9 +157,8 @@ def sources(request: HttpRequest, slug: str) -> HttpResponse:
         ),
     }
     status = 422 if form.errors else 200
-    response = render(request, "alerts/sources.html", context, status=status)
-    response["Cache-Control"] = "no-store"  # the page may hold a token
-    return response
+    # never_cache: the answer to a POST holds a token.
+    return render(request, "alerts/sources.html", context, status=status)
 
 
 @login_required
