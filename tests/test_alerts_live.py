@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from oncall.alerts.coverage import digest_line
@@ -300,3 +301,18 @@ def test_the_lead_digest_carries_the_line(client, token, team, lead):
     plan_reminders(now=plan_at)
     digest = Reminder.objects.get(kind=Reminder.Kind.WEEKLY_DIGEST, recipient=lead)
     assert "1 alert fired this week with no runbook: NoRunbookA." in digest.body
+
+
+def test_seed_demo_puts_the_trainee_on_a_shadow_shift_now_once(db):
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    now = timezone.now()
+    on_now = ShadowShift.objects.filter(
+        trainee__username="trainee", starts_at__lte=now, ends_at__gt=now
+    ).exclude(state=ShadowShift.State.CANCELLED)
+    assert on_now.count() == 1
+    shift = on_now.get()
+    assert shift.kind == ShadowShift.Kind.SHADOW
+    assert shift.primary.username == "primary"
+    others = ShadowShift.objects.exclude(pk=shift.pk).filter(trainee=shift.trainee)
+    assert not others.filter(starts_at__lt=shift.ends_at, ends_at__gt=shift.starts_at).exists()
