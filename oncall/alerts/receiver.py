@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from oncall.alerts.models import AlertOccurrence, AlertSource
@@ -175,7 +175,8 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
     2. Route each to the team its ``team`` label names, else the source's team
        (noted on the occurrence when the label names no team).
     3. Resolve runbooks for all names at once (the receiver keeps what the
-       trainee was shown: the runbook at the time it fired).
+       trainee was shown: the runbook at the time it fired). Steps 2 and 3
+       only for alerts not stored yet; a re-delivery costs a read and an UPDATE.
     4. In one transaction: insert new (fingerprint, startsAt) pairs with
        ``ignore_conflicts`` — a concurrent post of the same group cannot make
        a second row — then update the rows that exist: a resolve sets the end
@@ -198,70 +199,32 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
     if not incoming:
         return result
 
-    wanted_slugs = {a.labels["team"] for a in incoming.values() if a.labels.get("team")}
-    teams = {t.slug: t for t in Team.objects.filter(slug__in=wanted_slugs)} if wanted_slugs else {}
-    index = RunbookIndex(
-        {a.alertname for a in incoming.values()},
-        {a.annotations.get("runbook_url", "") for a in incoming.values()},
-    )
-    rows: dict[tuple[str, datetime], AlertOccurrence] = {}
-    for key, alert in incoming.items():
-        slug = alert.labels.get("team", "")
-        team = teams.get(slug, source.team)
-        note = ""
-        if slug and slug not in teams:
-            note = f"team label {slug[:60]!r} names no team; filed under {source.team.slug}"
-            result.notes.append(f"alert {alert.index}: {note}")
-        found = index.resolve(
-            alert.alertname,
-            team=team.slug,
-            service=alert.labels.get("service", ""),
-            runbook_url=alert.annotations.get("runbook_url", ""),
-        )
-        rows[key] = AlertOccurrence(
-            fingerprint=alert.fingerprint,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            status=alert.status,
-            team=team,
-            source=source,
-            alertname=alert.alertname,
-            alert_key=alert.alertname.lower(),
-            labels=alert.labels,
-            annotations=alert.annotations,
-            generator_url=alert.generator_url,
-            runbook=found.runbook,
-            runbook_count=len(found.runbooks),
-            note=note,
-            received_at=now,
-            last_seen_at=now,
-        )
+    # Read and build outside the transaction: on SQLite the transaction holds
+    # the database's write lock, so it should hold it for the writes only.
+    existing = _existing(incoming)
+    fresh = [alert for key, alert in incoming.items() if key not in existing]
+    new = _new_rows(fresh, source=source, now=now, notes=result.notes)
 
     with transaction.atomic():
-        existing = _existing(incoming)
-        new = [row for key, row in rows.items() if key not in existing]
+        created_firing = []
         if new:
             AlertOccurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=CHUNK)
-            # Rows a concurrent post inserted first are existing rows to us.
-            stored = _existing({row_key(r): None for r in new})
-            ours = {k for k, row in stored.items() if row.received_at == now}
-            for key, row in stored.items():
-                if key not in ours:
-                    existing[key] = row
-            result.new = len(ours)
+            # Rows a concurrent post inserted first are existing rows to us:
+            # they carry another received_at than ours.
+            theirs = _existing({row_key(r) for r in new}, exclude_received_at=now)
+            existing.update(theirs)
+            result.new = len(new) - len(theirs)
             created_firing = [
-                rows[k].team_id for k in ours if rows[k].status == AlertOccurrence.Status.FIRING
+                row.team_id
+                for row in new
+                if row_key(row) not in theirs and row.status == AlertOccurrence.Status.FIRING
             ]
-        else:
-            created_firing = []
-        resolved = []
-        for key, row in existing.items():
-            alert = incoming[key]
-            if alert.status == AlertOccurrence.Status.RESOLVED and (
-                row.status != alert.status or row.ends_at != alert.ends_at
-            ):
-                row.status, row.ends_at = alert.status, alert.ends_at
-                resolved.append(row)
+        resolved = [
+            AlertOccurrence(pk=row.pk, status=incoming[key].status, ends_at=incoming[key].ends_at)
+            for key, row in existing.items()
+            if incoming[key].status == AlertOccurrence.Status.RESOLVED
+            and (row.status, row.ends_at) != (incoming[key].status, incoming[key].ends_at)
+        ]
         if resolved:
             AlertOccurrence.objects.bulk_update(resolved, ["status", "ends_at"], batch_size=CHUNK)
         pks = [row.pk for row in existing.values()]
@@ -270,37 +233,95 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
                 last_seen_at=now, deliveries=F("deliveries") + 1
             )
         result.updated = len(existing)
-        # At most one write a minute per source, not one per post of a storm.
-        AlertSource.objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - SOURCE_SEEN_EVERY),
-            pk=source.pk,
-        ).update(last_used_at=now)
         if created_firing and _shift_on(set(created_firing), now):
             transaction.on_commit(request_planning)
+    if source.last_used_at is None or source.last_used_at < now - SOURCE_SEEN_EVERY:
+        # At most one write a minute per source, not one per post of a storm.
+        AlertSource.objects.filter(pk=source.pk).update(last_used_at=now)
     return result
+
+
+def _new_rows(alerts: list[Incoming], *, source: AlertSource, now, notes: list) -> list:
+    """Occurrence rows for alerts not stored yet: team routed, runbook resolved."""
+    if not alerts:
+        return []
+    wanted_slugs = {a.labels["team"] for a in alerts if a.labels.get("team")}
+    teams = {t.slug: t for t in Team.objects.filter(slug__in=wanted_slugs)} if wanted_slugs else {}
+    index = RunbookIndex(
+        {a.alertname for a in alerts}, {a.annotations.get("runbook_url", "") for a in alerts}
+    )
+    rows = []
+    for alert in alerts:
+        slug = alert.labels.get("team", "")
+        team = teams.get(slug, source.team)
+        note = ""
+        if slug and slug not in teams:
+            note = f"team label {slug[:60]!r} names no team; filed under {source.team.slug}"
+            notes.append(f"alert {alert.index}: {note}")
+        found = index.resolve(
+            alert.alertname,
+            team=team.slug,
+            service=alert.labels.get("service", ""),
+            runbook_url=alert.annotations.get("runbook_url", ""),
+        )
+        rows.append(
+            AlertOccurrence(
+                fingerprint=alert.fingerprint,
+                starts_at=alert.starts_at,
+                ends_at=alert.ends_at,
+                status=alert.status,
+                team=team,
+                source=source,
+                alertname=alert.alertname,
+                alert_key=alert.alertname.lower(),
+                labels=alert.labels,
+                annotations=alert.annotations,
+                generator_url=alert.generator_url,
+                runbook=found.runbook,
+                runbook_count=len(found.runbooks),
+                note=note,
+                received_at=now,
+                last_seen_at=now,
+            )
+        )
+    return rows
 
 
 def row_key(row: AlertOccurrence) -> tuple[str, datetime]:
     return row.fingerprint, row.starts_at
 
 
-def _existing(keys) -> dict[tuple[str, datetime], AlertOccurrence]:
-    """Stored occurrences for these (fingerprint, startsAt) keys."""
+@dataclass
+class Stored:
+    """What the update step needs of a stored occurrence."""
+
+    pk: int
+    status: str
+    ends_at: datetime | None
+
+
+def _existing(keys, *, exclude_received_at: datetime | None = None) -> dict[tuple, Stored]:
+    """Stored occurrences for these (fingerprint, startsAt) keys (and not received at a moment)."""
     wanted = set(keys)
     fingerprints = sorted({fp for fp, _starts in wanted})
-    found: dict[tuple[str, datetime], AlertOccurrence] = {}
+    found: dict[tuple[str, datetime], Stored] = {}
     for start in range(0, len(fingerprints), CHUNK):
         chunk = set(fingerprints[start : start + CHUNK])
-        starts = {moment for fp, moment in wanted if fp in chunk}
-        # A fingerprint repeats every time the alert fires again; the start
-        # times keep the read to this payload's firings.
-        rows = AlertOccurrence.objects.filter(fingerprint__in=chunk)
-        if len(starts) <= CHUNK:
-            rows = rows.filter(starts_at__in=starts)
-        for row in rows.only("pk", "fingerprint", "starts_at", "status", "ends_at", "received_at"):
-            key = (row.fingerprint, row.starts_at.astimezone(UTC))
+        starts = [moment for fp, moment in wanted if fp in chunk]
+        # A fingerprint repeats every time the alert fires again; the span of
+        # start times keeps the read to this payload's firings (two
+        # parameters, where a list of every start would be a hundred).
+        rows = AlertOccurrence.objects.filter(
+            fingerprint__in=chunk, starts_at__gte=min(starts), starts_at__lte=max(starts)
+        )
+        if exclude_received_at is not None:
+            rows = rows.exclude(received_at=exclude_received_at)
+        for pk, fingerprint, starts_at, status, ends_at in rows.values_list(
+            "pk", "fingerprint", "starts_at", "status", "ends_at"
+        ):
+            key = (fingerprint, starts_at.astimezone(UTC))
             if key in wanted:
-                found[key] = row
+                found[key] = Stored(pk, status, ends_at)
     return found
 
 
