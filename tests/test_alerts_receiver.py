@@ -186,6 +186,15 @@ def test_a_payload_just_under_the_limit_is_read(client, token):
     assert len(stored) == receiver.MAX_ANNOTATION_CHARS
 
 
+def test_alerts_left_out_by_alertmanager_are_noted(client, token):
+    body = {**payload(alert()), "truncatedAlerts": 7}
+    response = post(client, body, token)
+    assert response.json()["notes"] == [
+        "Alertmanager left out 7 alerts of this group (its max_alerts); they are not stored"
+    ]
+    assert AlertOccurrence.objects.count() == 1
+
+
 def test_it_answers_405_to_a_get(client, token):
     response = client.get(URL, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 405

@@ -78,8 +78,9 @@ class ReceiveResult:
         }
 
 
-def parse_payload(body: bytes) -> list:
-    """The ``alerts`` list of a version 4 webhook payload, or PayloadError naming the problem."""
+def parse_payload(body: bytes) -> tuple[list, int]:
+    """The ``alerts`` of a version 4 webhook payload and how many Alertmanager left out
+    (``truncatedAlerts``, when its ``max_alerts`` is set); PayloadError naming the problem."""
     try:
         payload = json.loads(body)
     except UnicodeDecodeError:
@@ -101,7 +102,8 @@ def parse_payload(body: bytes) -> list:
         raise PayloadError("alerts is not a list")
     if len(alerts) > MAX_ALERTS:
         raise PayloadError(f"{len(alerts)} alerts in one payload; the limit is {MAX_ALERTS}")
-    return alerts
+    truncated = payload.get("truncatedAlerts")
+    return alerts, truncated if isinstance(truncated, int) and truncated > 0 else 0
 
 
 def parse_time(value, name: str) -> datetime | None:

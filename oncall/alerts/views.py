@@ -72,10 +72,16 @@ def alertmanager(request: HttpRequest) -> JsonResponse:
     if len(body) > receiver.MAX_BODY:
         return _problem(413, f"the payload is over {receiver.MAX_BODY} bytes")
     try:
-        alerts = receiver.parse_payload(body)
+        alerts, truncated = receiver.parse_payload(body)
     except receiver.PayloadError as e:
         return _problem(400, str(e))
     result = receiver.receive(source=source, alerts=alerts)
+    if truncated:
+        result.notes.insert(
+            0,
+            f"Alertmanager left out {truncated} alerts of this group (its max_alerts); "
+            "they are not stored",
+        )
     if result.rejected or result.notes:
         logger.warning(
             "alert source %s: %d alerts rejected, %d notes (first: %s)",
