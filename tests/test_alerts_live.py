@@ -208,7 +208,8 @@ def test_the_shift_page_shows_the_alerts_live_and_escaped(
         runbook=runbook, name="PaymentsApiHighErrorRate", key="paymentsapihigherrorrate"
     )
     client = client_for(trainee)
-    fire(client, token)
+    starts = timezone.now() - timedelta(minutes=5)
+    fire(client, token, starts=starts)
     for i in range(30):
         fire(client, token, f"Other{i}", fp=f"{i:016x}",
              annotations={"summary": "<img src=x onerror=alert(1)>"})  # fmt: skip
@@ -218,6 +219,11 @@ def test_the_shift_page_shows_the_alerts_live_and_escaped(
     with django_assert_max_num_queries(20):
         page = client.get(f"/shifts/{shift.pk}/").content.decode()
     assert "Alerts during this shift" in page
+    # Times in the viewer's zone (Tokyo), with the weekday when the shift spans two days there.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    two_days = shift.starts_at.astimezone(tokyo).date() != shift.ends_at.astimezone(tokyo).date()
+    label = f"{starts.astimezone(tokyo):{'%a %H:%M' if two_days else '%H:%M'}}"
+    assert f">{label}</time> <strong>PaymentsApiHighErrorRate</strong>" in " ".join(page.split())
     assert f'hx-get="/shifts/{shift.pk}/alerts/"' in page
     assert 'href="/runbooks/payments/errors/"' in page
     assert "no runbook" in page

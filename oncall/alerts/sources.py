@@ -29,10 +29,16 @@ def webhook_snippet(*, source: AlertSource, token: str) -> str:
     return "\n".join(
         [
             "route:",
+            f"  # receiver: {receiver}   (a new alertmanager.yml needs this default)",
             "  routes:",
             f"    - receiver: {receiver}",
             "      # A copy for oncall; the routes after this one still page as before.",
             "      continue: true",
+            "      # Its own timers: a new alert reaches a trainee within seconds,",
+            "      # whatever your paging routes wait for.",
+            "      group_by: [alertname]",
+            "      group_wait: 10s",
+            "      group_interval: 1m",
             "receivers:",
             f"  - name: {receiver}",
             "    webhook_configs:",

@@ -40,11 +40,14 @@ def duration_label(delta: timedelta) -> str:
 
 def timeline_context(shift: ShadowShift, *, tz: zoneinfo.ZoneInfo, now: datetime) -> dict:
     rows = []
+    # Said in the viewer's zone; with the day when the shift spans days there.
+    spans_days = shift.starts_at.astimezone(tz).date() != shift.ends_at.astimezone(tz).date()
     for occurrence in shift_occurrences(shift):
+        at = occurrence.starts_at.astimezone(tz)
         rows.append(
             {
                 "occurrence": occurrence,
-                "at": occurrence.starts_at.astimezone(tz),
+                "at": f"{at:%a %H:%M}" if spans_days else f"{at:%H:%M}",
                 "duration": duration_label(occurrence.duration(now)),
                 "runbook_path": occurrence.runbook_path(),
             }
