@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -159,7 +159,7 @@ def sources(request: HttpRequest, slug: str) -> HttpResponse:
         "sources": list(
             AlertSource.objects.filter(team=team)
             .select_related("created_by", "revoked_by")
-            .order_by("revoked_at", "name")
+            .order_by(F("revoked_at").asc(nulls_first=True), "name")
         ),
     }
     status = 422 if form.errors else 200
