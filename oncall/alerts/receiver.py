@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from celery import current_app
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -36,6 +37,8 @@ ZERO_TIME_YEAR = 1
 # The reminders app plans live pages; it is above us, so we name its task.
 PLAN_TASK = "oncall.reminders.tasks.plan"
 SOURCE_SEEN_EVERY = timedelta(minutes=1)
+PLAN_MARKER = "alerts:planning-requested"
+PLAN_DELAY = 1  # second
 
 
 class PayloadError(ValueError):
@@ -185,7 +188,8 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
        (a late firing copy never reopens a resolved one); every copy counts
        as a delivery.
     5. After commit, when a new firing alert landed in a team with a shadow
-       shift on, ask for a planning round now instead of at the next tick.
+       shift on, ask for a planning round in a second instead of at the
+       next tick (a minute).
     """
     now = now or timezone.now()
     result = ReceiveResult(alerts=len(alerts))
@@ -336,8 +340,18 @@ def _shift_on(team_ids: set[int], now: datetime) -> bool:
 
 
 def request_planning() -> None:
-    """Ask the reminders app to plan now; with the broker down, beat's next tick does it."""
+    """Ask the reminders app to plan in a second; with the broker down, beat's next tick does.
+
+    A storm during a shift posts many payloads a second; they share one
+    planning round. The round runs ``PLAN_DELAY`` after the first request,
+    when the marker that held back the others expires, so every alert that
+    committed meanwhile is planned by it, and the next request after it
+    starts a new round.
+    """
+    if not cache.add(PLAN_MARKER, True, PLAN_DELAY):
+        return
     try:
-        current_app.send_task(PLAN_TASK)
+        current_app.send_task(PLAN_TASK, countdown=PLAN_DELAY)
     except Exception:  # noqa: BLE001 - the occurrence is stored; planning comes within a minute
+        cache.delete(PLAN_MARKER)
         logger.warning("could not ask for a planning round; beat's next one will do", exc_info=True)
