@@ -13,7 +13,9 @@ No beat runs: the receiver asks for a planning round when a new alert lands
 during a shift, and the planning round asks for a dispatch. The test posts
 alerts to Alertmanager's own API and checks exactly one email, the timeline
 on the shift page, and that Alertmanager's repeats and the resolve notify no
-one again.
+one again. A second test puts a real Prometheus in front: a rule that always
+fires (``expr: vector(1)``, ``for: 0s``, evaluated every second) travels
+Prometheus -> Alertmanager -> oncall -> the trainee's inbox, once.
 """
 
 import http.cookiejar
@@ -110,7 +112,7 @@ def stack(tmp_path):
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     stack = Stack(tmp_path)
     sink = SmtpSink().start()
-    processes = []
+    processes, logs = [], []
     try:
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.start_redis()
@@ -120,6 +122,7 @@ def stack(tmp_path):
         shift_id, token = seeded.split()[-2:]
         stack.start_worker("alerts-e2e", smtp_port=sink.port)
         web_log = open(tmp_path / "web.log", "ab")  # noqa: SIM115 - closed below
+        logs.append(web_log)
         processes.append(
             subprocess.Popen(
                 [GUNICORN, "oncall.wsgi", "--bind", f"127.0.0.1:{web_port}", "--workers", "2"],
@@ -135,6 +138,7 @@ def stack(tmp_path):
         config = tmp_path / "alertmanager.yml"
         config.write_text(CONFIG.format(url=f"{site}/integrations/alertmanager/", token=token))
         am_log = open(tmp_path / "alertmanager.log", "ab")  # noqa: SIM115 - closed below
+        logs.append(am_log)
         processes.append(
             subprocess.Popen(
                 [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
@@ -151,6 +155,8 @@ def stack(tmp_path):
     finally:
         for process in reversed(processes):
             stop(process)
+        for log in logs:
+            log.close()
         stack.stop_workers()
         stack.stop_redis()
         sink.stop()
@@ -232,3 +238,78 @@ def test_alertmanager_pages_the_trainee_once_and_the_timeline_follows(stack):
     assert db.query(
         "SELECT kind, state, COUNT(*) FROM reminders_reminder GROUP BY kind, state"
     ) == [("live_page", "sent", 1)]
+
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+PROMETHEUS_CONFIG = """
+global:
+  evaluation_interval: 1s
+  scrape_interval: 1m
+rule_files: [{rules}]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["{alertmanager}"]
+"""
+
+PROMETHEUS_RULES = """
+groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - record: e2e:always:one
+        expr: vector(1)
+      - alert: PaymentsApiHighErrorRate
+        expr: vector(1)
+        for: 0s
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $value }} is what vector(1) always says"
+          runbook_url: "{site}/runbooks/alert/{{ $labels.alertname }}"
+"""
+
+
+def test_a_rule_firing_in_prometheus_reaches_the_trainee_once(stack, tmp_path):
+    """Prometheus evaluates a rule that always fires and sends it to Alertmanager."""
+    if not os.path.exists(PROMETHEUS):
+        if os.environ.get("CI"):
+            pytest.fail(f"Prometheus is missing at {PROMETHEUS}; CI installs it (.ci/run)")
+        pytest.skip("apt-get install -y prometheus")
+    db, sink = stack["stack"].db, stack["sink"]
+    rules = tmp_path / "rules.yml"
+    rules.write_text(PROMETHEUS_RULES.replace("{site}", stack["site"]))
+    config = tmp_path / "prometheus.yml"
+    alertmanager = stack["am"].removeprefix("http://")
+    config.write_text(PROMETHEUS_CONFIG.format(rules=rules, alertmanager=alertmanager))
+    port = free_port()
+    log = open(tmp_path / "prometheus.log", "ab")  # noqa: SIM115 - closed below
+    prometheus = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}",
+         # Alerts fired before Prometheus has found the Alertmanager wait for
+         # the next resend (a minute by default).
+         "--rules.alert.resend-delay=2s"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert sink.wait_for(1, 90), (tmp_path / "prometheus.log").read_text()[-3000:]
+        message = sink.messages[0]
+        assert message["To"] == "trainee@example.com"
+        assert " ".join(message["Subject"].split()) == (
+            "PaymentsApiHighErrorRate is firing — your primary is on it"
+        )
+        text = message.get_body(("plain",)).get_content()
+        assert "1 is what vector(1) always says" in text
+        assert f"{stack['site']}/runbooks/payments/api-errors/" in text
+        labels = db.query("SELECT labels FROM alerts_alertoccurrence")
+        assert len(labels) == 1
+        stored = labels[0][0] if isinstance(labels[0][0], dict) else json.loads(labels[0][0])
+        assert stored["alertname"] == "PaymentsApiHighErrorRate"
+        assert stored["severity"] == "critical"
+        wait_until(lambda: False, 5)  # more evaluations and Alertmanager repeats
+        assert len(sink.messages) == 1
+    finally:
+        stop(prometheus)
+        log.close()
