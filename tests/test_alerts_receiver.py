@@ -158,6 +158,8 @@ def test_the_token_is_stored_only_as_a_hash(source_and_token):
         (json.dumps(payload(alert(), version="3")), "version '3' is not supported"),
         (json.dumps({"version": "4", "status": "firing"}), "the payload has no alerts list"),
         (json.dumps({"version": "4", "alerts": {"a": 1}}), "alerts is not a list"),
+        (b"[" * 100_000 + b"]" * 100_000, "the body nests too deeply"),
+        (b'{"version": "4", "alerts": [], "n": ' + b"9" * 5000 + b"}", "the body is not JSON we"),
     ],
 )
 def test_it_refuses_a_body_it_cannot_read_with_a_one_line_reason(client, token, body, reason):

@@ -90,6 +90,10 @@ def parse_payload(body: bytes) -> tuple[list, int]:
         raise PayloadError("the body is not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise PayloadError(f"the body is not JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise PayloadError("the body nests too deeply to be a webhook payload") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise PayloadError(f"the body is not JSON we can read ({str(e)[:80]})") from None
     if not isinstance(payload, dict):
         raise PayloadError("the body is JSON but not an object")
     version = payload.get("version")
