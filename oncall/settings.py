@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "oncall.teams",
     "oncall.runbooks",
     "oncall.shifts",
+    "oncall.alerts",
     "oncall.readiness",
     "oncall.reminders",
 ]

@@ -7,5 +7,6 @@ urlpatterns = [
     path("runbooks/", include("oncall.runbooks.urls")),
     path("shifts/", include("oncall.shifts.urls")),
     path("reminders/", include("oncall.reminders.urls")),
+    path("", include("oncall.alerts.urls")),
     path("admin/", admin.site.urls),
 ]

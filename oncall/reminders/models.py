@@ -30,10 +30,12 @@ class Reminder(models.Model):
         SCHEDULE_CHANGED = "schedule_changed", _("shifts changed")
         DEBRIEF_ANSWERED = "debrief_answered", _("debrief answered")
         WEEKLY_DIGEST = "weekly_digest", _("weekly digest")
+        LIVE_PAGE = "live_page", _("live page during a shift")
         TEST = "test", _("test")
 
-    # Shift reminders go out even in quiet hours: a shift does not wait.
-    URGENT_KINDS = frozenset({Kind.SHIFT_UPCOMING, Kind.TEST})
+    # Shift reminders go out even in quiet hours: a shift does not wait. A live
+    # page is planned only while its recipient is on the shift.
+    URGENT_KINDS = frozenset({Kind.SHIFT_UPCOMING, Kind.TEST, Kind.LIVE_PAGE})
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")

@@ -30,7 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from oncall.alerts.coverage import digest_line
 from oncall.readiness.models import ItemProgress, Onboarding
+from oncall.reminders import live
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
 from oncall.shifts import flags
@@ -743,6 +745,8 @@ def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
             )
             % {"n": review}
         )
+    if unrunbooked := digest_line(team=team, now=now):
+        lines.append(unrunbooked)
     payload = {
         "ready": ready,
         "onboarding": len(onboardings) - ready,
@@ -752,7 +756,13 @@ def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
     return subject, "\n".join(lines), payload
 
 
+def live_page(now: datetime) -> Iterator[Wanted]:
+    """Alerts firing during a shift, to the people on it (see live.py)."""
+    return (Wanted(**fields) for fields in live.pages(now))
+
+
 PLANNERS = [
+    live_page,
     shift_upcoming,
     debrief_due,
     review_due,

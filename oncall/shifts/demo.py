@@ -2,12 +2,14 @@
 
 Two past shifts (done, one debriefed), three upcoming shadow shifts and one
 upcoming reverse shadow, at office hours in Tokyo relative to today. Runs
-once: a trainee who already has shifts is left alone.
+once: a trainee who already has shifts is left alone. Besides, one shadow
+shift is on *now* whenever seed_demo runs, so a fired alert can be tried at once.
 """
 
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from oncall.runbooks.models import Runbook
@@ -23,6 +25,7 @@ PLAN = [
     (4, time(10), time(18), ShadowShift.Kind.SHADOW),
     (8, time(9), time(17), ShadowShift.Kind.REVERSE_SHADOW),
 ]
+ON_NOW_FOR = timedelta(hours=4)
 
 
 def _at(day: date, wall: time, team: Team) -> datetime:
@@ -38,8 +41,12 @@ def seed(out) -> None:
     lead = User.objects.filter(username="lead").first()
     if not (team and trainee and primary):
         return
-    if ShadowShift.objects.filter(team=team, trainee=trainee).exists():
-        return
+    if not ShadowShift.objects.filter(team=team, trainee=trainee).exists():
+        _seed_plan(team, trainee, primary, lead, out)
+    _seed_shift_on_now(team, trainee, primary, lead, out)
+
+
+def _seed_plan(team, trainee, primary, lead, out) -> None:
     today = timezone.now().astimezone(team.tz).date()
     shifts = []
     for offset, start, end, kind in PLAN:
@@ -70,3 +77,41 @@ def seed(out) -> None:
         runbooks=Runbook.objects.filter(team=team, archived=False).order_by("title")[:1],
     )
     out(f"{len(shifts)} shadow shifts for {trainee.username} with {primary.username}")
+
+
+def _seed_shift_on_now(team, trainee, primary, lead, out) -> None:
+    """A shadow shift going on now, so an alert fired at once reaches the trainee.
+
+    It runs from the top of the hour for four hours, cut short before the
+    pair's next shift and begun after their last one; every run of seed_demo
+    adds one only when the trainee has no shift on.
+    """
+    now = timezone.now()
+    pair = Q(trainee__in=[trainee, primary]) | Q(primary__in=[trainee, primary])
+    shifts = ShadowShift.objects.exclude(state=ShadowShift.State.CANCELLED).filter(pair)
+    if shifts.filter(starts_at__lte=now, ends_at__gt=now).exists():
+        return
+    starts_at = now.replace(minute=0, second=0, microsecond=0)
+    ends_at = starts_at + ON_NOW_FOR
+    last_end = shifts.filter(ends_at__lte=now, ends_at__gt=starts_at).aggregate(m=Max("ends_at"))[
+        "m"
+    ]
+    next_start = shifts.filter(starts_at__gt=now, starts_at__lt=ends_at).aggregate(
+        m=Min("starts_at")
+    )["m"]
+    starts_at, ends_at = max(starts_at, last_end or starts_at), min(ends_at, next_start or ends_at)
+    if ends_at - now < timedelta(minutes=30):
+        return
+    ShadowShift.objects.create(
+        team=team,
+        trainee=trainee,
+        primary=primary,
+        kind=ShadowShift.Kind.SHADOW,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        time_zone=team.time_zone,
+        created_by=lead,
+    )
+    out(
+        f"a shadow shift on now for {trainee.username}, until {ends_at.astimezone(team.tz):%H:%M %Z}"
+    )

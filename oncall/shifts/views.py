@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from oncall.runbooks.models import Runbook
-from oncall.shifts import calendar, feeds, flags
+from oncall.shifts import calendar, feeds, flags, panels
 from oncall.shifts.forms import AnswerForm, DebriefForm, EditForm, ScheduleForm, Scope
 from oncall.shifts.models import FlagsDismissed, ShadowShift
 from oncall.shifts.schedule import (
@@ -165,6 +165,9 @@ def _render_detail(
     user = request.user
     if form is None and user.pk == shift.trainee_id and shift.can_debrief():
         form = DebriefForm(shift=shift)
+        # "Pages seen" starts from the alerts of the shift (the trainee edits it).
+        if not shift.has_debrief and not shift.debrief_pages_seen:
+            form.initial["pages_seen"] = panels.pages_seen(shift)
     if answer_form is None and user.pk == shift.primary_id and shift.has_debrief:
         answer_form = AnswerForm(shift=shift)
     series_count = ShadowShift.objects.filter(series=shift.series).count() if shift.series else 0
@@ -178,6 +181,7 @@ def _render_detail(
         "answer_form": answer_form,
         "series_count": series_count,
         "debrief_runbooks": list(shift.debrief_runbooks.order_by("title")),
+        "panels": panels.render_panels(request, shift),
         "now": timezone.now(),
     }
     return render(request, "shifts/detail.html", context, status=status)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from oncall.alerts import views
+
+app_name = "alerts"
+urlpatterns = [
+    path("integrations/alertmanager/", views.alertmanager, name="alertmanager"),
+    path("teams/<slug:slug>/coverage/", views.coverage, name="coverage"),
+    path("teams/<slug:slug>/alert-sources/", views.sources, name="sources"),
+    path(
+        "teams/<slug:slug>/alert-sources/<int:pk>/revoke/",
+        views.revoke_source,
+        name="revoke_source",
+    ),
+    path("shifts/<int:pk>/alerts/", views.shift_timeline, name="shift_timeline"),
+]

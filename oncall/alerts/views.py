@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.db.models import F, Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from oncall.alerts import receiver
+from oncall.alerts.coverage import team_coverage
+from oncall.alerts.forms import AlertSourceForm
+from oncall.alerts.models import AlertSource
+from oncall.alerts.resolve import State
+from oncall.alerts.sources import create_source, receiver_url, webhook_snippet
+from oncall.alerts.timeline import timeline_context
+from oncall.shifts.models import ShadowShift
+from oncall.teams.access import teams_led_by, teams_of
+from oncall.teams.models import Team
+
+logger = logging.getLogger(__name__)
+
+COVERAGE_WINDOWS = (30, 90)
+
+
+def _problem(status: int, reason: str) -> JsonResponse:
+    response = JsonResponse({"status": "error", "error": reason}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="oncall"'
+    return response
+
+
+def _bearer(request: HttpRequest) -> str:
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+# A machine endpoint: Alertmanager authenticates with the source's bearer
+# token on every request and has no session or cookie, so there is nothing
+# for a cross-site request to borrow. CSRF protection guards cookie-based
+# sessions; here csrf_exempt is the correct mechanism (pages people use keep
+# their CSRF tokens, htmx included).
+@csrf_exempt
+@login_not_required
+@require_POST
+@never_cache
+def alertmanager(request: HttpRequest) -> JsonResponse:
+    """Alertmanager's webhook (payload version 4): store the alerts, answer at once.
+
+    401 for a missing, wrong or revoked token; 413 over 1 MiB; 400 with a
+    one-line reason for a body that is not a version 4 payload. Alerts that
+    cannot be read are listed in the 200 answer, the rest are stored.
+    """
+    token = _bearer(request)
+    source = AlertSource.for_token(token) if token else None
+    if source is None:
+        return _problem(401, "a valid alert source token is needed: Authorization: Bearer <token>")
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return _problem(400, "Content-Length is not a number")
+    if length > receiver.MAX_BODY:
+        return _problem(413, f"the payload is over {receiver.MAX_BODY} bytes")
+    body = request.read(receiver.MAX_BODY + 1)
+    if len(body) > receiver.MAX_BODY:
+        return _problem(413, f"the payload is over {receiver.MAX_BODY} bytes")
+    try:
+        alerts, truncated = receiver.parse_payload(body)
+    except receiver.PayloadError as e:
+        return _problem(400, str(e))
+    result = receiver.receive(source=source, alerts=alerts)
+    if truncated:
+        result.notes.insert(
+            0,
+            f"Alertmanager left out {truncated} alerts of this group (its max_alerts); "
+            "they are not stored",
+        )
+    if result.rejected or result.notes:
+        logger.warning(
+            "alert source %s: %d alerts rejected, %d notes (first: %s)",
+            source.pk,
+            len(result.rejected),
+            len(result.notes),
+            (result.rejected or result.notes)[0],
+        )
+    return JsonResponse(result.as_json())
+
+
+def _team_for_member(request: HttpRequest, slug: str) -> Team:
+    return get_object_or_404(teams_of(request.user), slug=slug)
+
+
+def _team_led(request: HttpRequest, slug: str) -> Team:
+    return get_object_or_404(teams_led_by(request.user), slug=slug)
+
+
+@login_required
+def coverage(request: HttpRequest, slug: str) -> HttpResponse:
+    """Alert names that fired for the team, the ones with no runbook first."""
+    team = _team_for_member(request, slug)
+    try:
+        days = int(request.GET.get("days", COVERAGE_WINDOWS[0]))
+    except ValueError:
+        days = COVERAGE_WINDOWS[0]
+    if days not in COVERAGE_WINDOWS:
+        days = COVERAGE_WINDOWS[0]
+    now = timezone.now()
+    rows = team_coverage(team=team, since=now - timedelta(days=days))
+    counts = {
+        state: sum(1 for r in rows if r.state == state)
+        for state in (State.MISSING, State.AMBIGUOUS, State.COVERED)
+    }
+    context = {
+        "team": team,
+        "days": days,
+        "windows": COVERAGE_WINDOWS,
+        "rows": rows,
+        "missing": counts.get(State.MISSING, 0),
+        "ambiguous": counts.get(State.AMBIGUOUS, 0),
+        "covered": counts.get(State.COVERED, 0),
+        "is_lead": teams_led_by(request.user).filter(pk=team.pk).exists(),
+        "viewer_tz": request.user.profile.tz,
+    }
+    return render(request, "alerts/coverage.html", context)
+
+
+@login_required
+@never_cache
+def sources(request: HttpRequest, slug: str) -> HttpResponse:
+    """A lead's alert sources: create one (token shown once), see and revoke the others."""
+    team = _team_led(request, slug)
+    created = None
+    if request.method == "POST":
+        form = AlertSourceForm(request.POST, team=team)
+        if form.is_valid():
+            source, token = create_source(
+                team=team, name=form.cleaned_data["name"], created_by=request.user
+            )
+            created = {
+                "source": source,
+                "token": token,
+                "snippet": webhook_snippet(source=source, token=token),
+            }
+            form = AlertSourceForm(team=team)
+    else:
+        form = AlertSourceForm(team=team)
+    context = {
+        "team": team,
+        "form": form,
+        "created": created,
+        "receiver_url": receiver_url(),
+        "sources": list(
+            AlertSource.objects.filter(team=team)
+            .select_related("created_by", "revoked_by")
+            .order_by(F("revoked_at").asc(nulls_first=True), "name")
+        ),
+    }
+    status = 422 if form.errors else 200
+    # never_cache: the answer to a POST holds a token.
+    return render(request, "alerts/sources.html", context, status=status)
+
+
+@login_required
+@require_POST
+def revoke_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team = _team_led(request, slug)
+    source = get_object_or_404(AlertSource, team=team, pk=pk)
+    source.revoke(by=request.user)
+    messages.success(
+        request,
+        _("Revoked %(name)s: Alertmanager's posts with its token are refused from now on.")
+        % {"name": source.name},
+    )
+    return redirect("alerts:sources", team.slug)
+
+
+def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
+    """The shift, if the user is its trainee or primary, a member of its team, or staff."""
+    shifts = ShadowShift.objects.select_related("team")
+    user = request.user
+    if not user.is_staff:
+        shifts = shifts.filter(
+            Q(trainee=user) | Q(primary=user) | Q(team__memberships__user=user)
+        ).distinct()
+    return get_object_or_404(shifts, pk=pk)
+
+
+@login_required
+@never_cache
+def shift_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The alerts card of a shift alone (htmx polls it while the shift is on)."""
+    shift = _get_shift_for_user(request, pk)
+    if not request.htmx:
+        return redirect(f"{shift.get_absolute_url()}#shift-alerts")
+    if shift.starts_at > timezone.now():
+        raise Http404(_("The shift has not started."))
+    context = timeline_context(shift, tz=request.user.profile.tz, now=timezone.now())
+    return render(request, "alerts/timeline.html", context)

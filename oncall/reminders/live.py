@@ -1,0 +1,131 @@
+"""Live pages: an alert fires while a shadow shift is on, and the person shadowing hears of it.
+
+``pages(now)`` says which live-page reminders should exist; ``plan.py`` turns
+each into rows of the outbox like every other kind. So the receiver never
+sends anything: it stores the occurrence (and asks for a planning round at
+once), the plan upserts one row per occurrence, recipient and channel, and
+dispatch sends it. Re-deliveries of the alert hit the same occurrence, hence
+the same key, hence no second message.
+
+A live page is urgent (quiet hours do not hold it back) and is wanted only
+while its shift is on: once the shift ends, a page still unsent is cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from oncall.alerts.models import AlertOccurrence
+from oncall.alerts.timeline import duration_label
+from oncall.reminders.models import Reminder
+from oncall.shifts.models import ShadowShift
+from oncall.teams.people import display_name
+
+# At most this many pages per shift and person: an alert storm fills the
+# shift's timeline, not the trainee's inbox.
+PAGES_PER_SHIFT = 20
+
+
+def pages(now: datetime) -> Iterator[dict]:
+    """The fields of each wanted live page (``plan.Wanted`` keyword arguments).
+
+    1. Shifts on now (not cancelled).
+    2. Their teams' occurrences that began during the shift, first received first.
+    3. For a shadow shift the trainee; for a reverse shadow the trainee and
+       the primary backing them. Up to ``PAGES_PER_SHIFT`` each.
+    """
+    shifts = list(
+        ShadowShift.objects.exclude(state=ShadowShift.State.CANCELLED)
+        .filter(starts_at__lte=now, ends_at__gt=now)
+        .select_related("team", "trainee__profile", "primary__profile")
+    )
+    if not shifts:
+        return
+    occurrences = (
+        AlertOccurrence.objects.filter(
+            team_id__in={s.team_id for s in shifts},
+            starts_at__gte=min(s.starts_at for s in shifts),
+            starts_at__lt=max(s.ends_at for s in shifts),
+        )
+        .select_related("runbook", "team")
+        .order_by("pk")
+    )
+    by_team: dict[int, list[AlertOccurrence]] = {}
+    for occurrence in occurrences:
+        by_team.setdefault(occurrence.team_id, []).append(occurrence)
+    for shift in shifts:
+        during = [
+            o
+            for o in by_team.get(shift.team_id, [])
+            if shift.starts_at <= o.starts_at < shift.ends_at
+        ][:PAGES_PER_SHIFT]
+        recipients = [(shift.trainee, "trainee")]
+        if shift.kind == ShadowShift.Kind.REVERSE_SHADOW:
+            recipients.append((shift.primary, "primary"))
+        for occurrence in during:
+            for recipient, role in recipients:
+                yield _page(shift, occurrence, recipient, role, now)
+
+
+def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str, now) -> dict:
+    name = occurrence.alertname
+    if occurrence.is_firing:
+        state = _("%(alert)s is firing") % {"alert": name}
+    else:
+        state = _("%(alert)s fired and resolved after %(duration)s") % {
+            "alert": name,
+            "duration": duration_label(occurrence.duration(now)),
+        }
+    if shift.kind == ShadowShift.Kind.SHADOW:
+        who = _("your primary is on it")
+    elif role == "trainee":
+        who = _("you take this one; %(name)s backs you") % {"name": display_name(shift.primary)}
+    else:
+        who = _("%(name)s takes it; you back them") % {"name": display_name(shift.trainee)}
+    runbook_path = occurrence.runbook_path()
+    runbook_url = f"{settings.SITE_URL}{runbook_path}" if runbook_path else ""
+    shift_url = f"{settings.SITE_URL}{shift.get_absolute_url()}"
+    started = occurrence.starts_at.astimezone(recipient.profile.tz)
+    lines = []
+    if occurrence.summary:
+        lines.append(occurrence.summary)
+    if occurrence.description:
+        lines.append(occurrence.description)
+    facts = [_("Started %(when)s") % {"when": f"{started:%H:%M %Z}"}]
+    if occurrence.severity:
+        facts.append(_("severity %(severity)s") % {"severity": occurrence.severity})
+    if occurrence.service:
+        facts.append(_("service %(service)s") % {"service": occurrence.service})
+    lines.append(", ".join(facts) + ".")
+    if occurrence.runbook_id:
+        lines.append(
+            _("Runbook: %(title)s — %(url)s")
+            % {"title": occurrence.runbook.title, "url": runbook_url}
+        )
+    elif runbook_url:
+        lines.append(_("Several runbooks answer it; choose one: %(url)s") % {"url": runbook_url})
+    else:
+        lines.append(_("No runbook answers this alert yet: note it in your debrief."))
+    lines.append(_("The shift's alerts, live: %(url)s") % {"url": shift_url})
+    return {
+        "recipient": recipient,
+        "kind": Reminder.Kind.LIVE_PAGE,
+        "subject_key": f"occurrence:{occurrence.pk}:shift:{shift.uid}",
+        "due_at": occurrence.received_at,
+        "subject": f"{state} — {who}",
+        "body": "\n".join(lines),
+        "link": runbook_url or shift_url,
+        "payload": {
+            "alert": name,
+            "status": occurrence.status,
+            "starts_at": occurrence.starts_at.isoformat(),
+            "team": occurrence.team.slug,
+            "shift": str(shift.uid),
+            "role": role,
+            "runbook": runbook_url,
+        },
+    }

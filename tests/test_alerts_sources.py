@@ -1,0 +1,126 @@
+"""Alert sources: a lead creates one in the app (token shown once), revokes it; scripts use the command."""
+
+import re
+from io import StringIO
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from oncall.alerts.models import AlertSource
+
+PAGE = "/teams/payments/alert-sources/"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SITE_URL = "https://oncall.example.com"
+
+
+def token_in(html: str) -> str:
+    return re.search(r"<code data-token>([^<]+)</code>", html).group(1)
+
+
+def test_a_lead_creates_a_source_and_sees_the_token_once_in_a_pasteable_snippet(
+    client_for, lead, team
+):
+    client = client_for(lead)
+    response = client.post(PAGE, {"name": "prod-eu"})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]  # the page holds a token
+    html = response.content.decode()
+    token = token_in(html)
+    source = AlertSource.objects.get()
+    assert (source.team, source.name, source.created_by) == (team, "prod-eu", lead)
+    assert AlertSource.for_token(token) == source
+    snippet = re.search(r"<code data-snippet>([^<]+)</code>", html).group(1)
+    config = yaml.safe_load(snippet.replace("&quot;", '"'))
+    webhook = config["receivers"][0]["webhook_configs"][0]
+    assert webhook["url"] == "https://oncall.example.com/integrations/alertmanager/"
+    assert webhook["http_config"]["authorization"] == {"type": "Bearer", "credentials": token}
+    assert webhook["send_resolved"] is True
+    route = config["route"]["routes"][0]
+    assert (route["receiver"], route["continue"]) == (config["receivers"][0]["name"], True)
+    assert route["group_by"] == ["alertname"]
+
+
+def test_the_token_works_until_revoked(client_for, lead, team):
+    client = client_for(lead)
+    token = token_in(client.post(PAGE, {"name": "prod"}).content.decode())
+    post = {"data": '{"version": "4", "alerts": []}', "content_type": "application/json",
+            "headers": {"Authorization": f"Bearer {token}"}}  # fmt: skip
+    assert client.post("/integrations/alertmanager/", **post).status_code == 200
+    source = AlertSource.objects.get()
+    response = client.post(f"{PAGE}{source.pk}/revoke/")
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert source.revoked_by == lead
+    assert client.post("/integrations/alertmanager/", **post).status_code == 401
+    assert "revoked" in client.get(PAGE).content.decode()
+
+
+def test_a_second_active_source_of_the_same_name_is_a_form_error(client_for, lead):
+    client = client_for(lead)
+    client.post(PAGE, {"name": "prod"})
+    response = client.post(PAGE, {"name": "prod"})
+    assert response.status_code == 422
+    assert "already has a source called prod" in response.content.decode()
+    assert AlertSource.objects.count() == 1
+    assert client.post(PAGE, {"name": ""}).status_code == 422
+
+
+def test_only_leads_of_the_team_and_staff_manage_sources(
+    client_for, team, trainee, outsider, staff
+):
+    assert client_for(trainee).get(PAGE).status_code == 404
+    assert client_for(trainee).post(PAGE, {"name": "x"}).status_code == 404
+    assert client_for(outsider).get(PAGE).status_code == 404
+    assert client_for(staff).get(PAGE).status_code == 200
+    assert AlertSource.objects.count() == 0
+
+
+def test_another_teams_lead_cannot_revoke(client_for, lead, outsider, team):
+    source = AlertSource(team=team, name="prod")
+    source.set_new_token()
+    source.save()
+    response = client_for(outsider).post(f"/teams/platform/alert-sources/{source.pk}/revoke/")
+    assert response.status_code == 404
+    source.refresh_from_db()
+    assert source.revoked_at is None
+
+
+def test_the_page_posts_need_a_csrf_token(team, lead):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(lead)
+    assert client.post(PAGE, {"name": "prod"}).status_code == 403
+
+
+def test_the_command_prints_the_url_token_and_snippet_once(team):
+    out = StringIO()
+    call_command("create_alert_source", "payments", "--name", "prod-us", stdout=out)
+    text = out.getvalue()
+    assert "Receiver URL: https://oncall.example.com/integrations/alertmanager/" in text
+    token = re.search(r"Token \(shown only this once\): (\S+)", text).group(1)
+    assert AlertSource.for_token(token).name == "prod-us"
+    assert f"credentials: {token}" in text
+
+
+def test_the_command_names_a_missing_team_and_a_taken_name(team):
+    with pytest.raises(CommandError, match="no team has the slug 'nope' \\(teams: payments\\)"):
+        call_command("create_alert_source", "nope", "--name", "prod")
+    call_command("create_alert_source", "payments", "--name", "prod", stdout=StringIO())
+    with pytest.raises(CommandError, match="already has an active source called 'prod'"):
+        call_command("create_alert_source", "payments", "--name", "prod")
+
+
+def test_staff_create_a_source_in_the_admin_and_see_the_token_once(client_for, staff, team):
+    client = client_for(staff)
+    response = client.post(
+        "/admin/alerts/alertsource/add/", {"team": team.pk, "name": "from-admin"}, follow=True
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    token = re.search(r"(oncall_am_[0-9a-f]+_[A-Za-z0-9_-]+)", html).group(1)
+    assert AlertSource.for_token(token).created_by == staff
