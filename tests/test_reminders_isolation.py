@@ -113,8 +113,9 @@ def test_it_keeps_pending_reminders_of_a_kind_that_failed_this_round(team, train
 
 def test_it_survives_a_runbook_review_date_beyond_the_calendar(team, lead):
     reviewed_runbook(team, "payments/forever", owner="lead", review_every=4_000_000)
-    result = plan_reminders()
-    assert result.skipped == 1
+    reviewed_runbook(team, "payments/psp", owner="lead", review_every=30)
+    plan_reminders()  # does not raise, and the healthy runbook's review is planned
+    assert Reminder.objects.filter(kind=Kind.REVIEW_DUE).count() == 1
     # The weekly digest of the same team still counts what it can.
     _subject, body, payload = _digest_content(team, timezone.now())
-    assert payload["runbooks_due_for_review"] == 0
+    assert payload["runbooks_due_for_review"] == 1  # the healthy one
