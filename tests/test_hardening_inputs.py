@@ -181,7 +181,7 @@ def test_it_serves_the_feed_of_a_person_whose_stored_name_has_a_line_break(
     client, team, trainee, primary
 ):
     type(trainee).objects.filter(pk=trainee.pk).update(
-        first_name="Eve\r\nX-Injected: 1", last_name="Ng\x00"
+        first_name="Eve\r\nX-Injected: 1", last_name="Ng\x1b"
     )
     Team.objects.filter(pk=team.pk).update(name="Payments\rOps")
     soon = timezone.now() + timedelta(days=1)
