@@ -6,8 +6,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 # Views an anonymous visitor may reach: health probes, signing in, calendar
-# apps fetching a feed with its secret token, and the static fallbacks.
-PUBLIC = {"healthz", "login", "logout"}
+# apps fetching a feed with its secret token, Prometheus with its bearer
+# token, and the static fallbacks.
+PUBLIC = {"healthz", "login", "logout", "metrics"}  # metrics: bearer token instead
 PUBLIC_PREFIXES = ("shifts:feed",)
 
 
