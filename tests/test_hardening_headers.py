@@ -100,5 +100,7 @@ def test_it_says_the_same_on_the_profile_when_a_test_cannot_go(client_for, train
         trainee.profile.webhook_url = url
         trainee.profile.save()
         page = client_for(trainee).post("/reminders/test/", follow=True).content.decode()
-        pages.append(page.count("is not allowed: webhooks go to public internet addresses only"))
+        pages.append(
+            page.count("is not allowed or cannot be found: webhooks go to public internet")
+        )
     assert pages == [1, 1]

@@ -162,8 +162,8 @@ def resolve_webhook(url: str) -> tuple[str, int, str, str]:
     # to an address we refuse: telling them apart would let anyone who can
     # save a webhook URL map the internal network's DNS.
     unreachable = _(
-        "The webhook host %(host)s is not allowed: webhooks go to public internet "
-        "addresses only, and this one has none."
+        "The webhook host %(host)s is not allowed or cannot be found: webhooks go to "
+        "public internet addresses only."
     ) % {"host": parts.hostname}
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
