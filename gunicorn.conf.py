@@ -12,21 +12,15 @@ Command-line flags (bind, workers, log files) still apply on top of this file.
 """
 
 import os
-import re
 from pathlib import Path
 
 from gunicorn.glogging import Logger
 
+from oncall.teams.redact import redact
+
 _var = Path(os.environ.get("ONCALL_VAR_DIR") or Path(__file__).resolve().parent / "var")
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var / "prometheus"))
 MULTIPROC_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-
-FEED_TOKEN = re.compile(r"(/shifts/feed/)[^/.?#\s\"]+")
-
-
-def mask_secrets(text: str) -> str:
-    """A request line, path or referrer with any calendar token replaced."""
-    return FEED_TOKEN.sub(r"\1<token>", text)
 
 
 class MaskingLogger(Logger):
@@ -35,8 +29,7 @@ class MaskingLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         return {
-            key: mask_secrets(value) if isinstance(value, str) else value
-            for key, value in atoms.items()
+            key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()
         }
 
 

@@ -320,7 +320,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Request logs name the path, and a calendar feed's path holds its token.
+    "filters": {"calendar_tokens": {"()": "oncall.teams.redact.RedactCalendarTokens"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["calendar_tokens"]},
+        "django.server": {"filters": ["calendar_tokens"]},
+    },
 }

@@ -104,3 +104,14 @@ def test_it_says_the_same_on_the_profile_when_a_test_cannot_go(client_for, train
             page.count("is not allowed or cannot be found: webhooks go to public internet")
         )
     assert pages == [1, 1]
+
+
+def test_it_keeps_calendar_tokens_out_of_the_request_log(client, lead, team, caplog):
+    token = lead.profile.calendar_token
+    with caplog.at_level("WARNING", logger="django.request"):
+        # A lead's real token with a team slug that is wrong: a 404, logged.
+        response = client.get(f"/shifts/feed/{token}/no-such-team.ics")
+    assert response.status_code == 404
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Not Found: /shifts/feed/<token>/no-such-team.ics" in logged
+    assert token not in logged
