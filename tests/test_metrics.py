@@ -11,9 +11,11 @@ import sys
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from oncall.metrics.collector import lateness_histogram
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import SyncRun
 from oncall.teams.models import Heartbeat
@@ -149,6 +151,36 @@ def test_it_histograms_how_late_dispatch_sent_each_reminder(client, trainee):
     assert value(samples, "oncall_reminders_dispatch_lateness_seconds_sum") == pytest.approx(792)
 
 
+def test_it_adds_reminders_sent_since_the_last_scrape_to_a_running_tally(trainee):
+    start = timezone.now() - timedelta(hours=1)
+
+    def sent(key, late, at):
+        return reminder(trainee, key, due=at - timedelta(seconds=late), state=State.SENT, sent=at)
+
+    def histogram(now):
+        family = lateness_histogram(now)
+        samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+        name = "oncall_reminders_dispatch_lateness_seconds"
+        return (
+            samples[(f"{name}_bucket", "15.0")],
+            samples[(f"{name}_count", None)],
+            pytest.approx(samples[(f"{name}_sum", None)]),
+        )
+
+    first = sent("one", 10, at=start)
+    sent("two", 100, at=start)
+    assert histogram(start + timedelta(minutes=5)) == (1, 2, 110)
+    sent("three", 3, at=start + timedelta(minutes=6))
+    sent("settling", 4, at=start + timedelta(minutes=9, seconds=30))  # under a minute ago
+    assert histogram(start + timedelta(minutes=10)) == (2, 3, 113)
+    # Counts never go down, even when old reminders are deleted.
+    first.delete()
+    assert histogram(start + timedelta(minutes=11)) == (3, 4, 117)  # with "settling"
+    # From scratch (an emptied cache) it counts what is there.
+    cache.clear()
+    assert histogram(start + timedelta(minutes=12)) == (2, 3, 107)
+
+
 def test_it_reports_each_folders_last_sync_and_its_bad_files(client, db):
     now = timezone.now()
     SyncRun.objects.create(
@@ -231,6 +263,6 @@ def test_it_reads_the_database_in_a_fixed_number_of_queries(
         SyncRun.objects.create(
             folders=[f"/srv/folder-{n}"], state=SyncRun.State.DONE, finished_at=now
         )
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         samples = scrape(client)
     assert value(samples, "oncall_runbook_sync_bad_files", folder="/srv/folder-29") == 0
