@@ -143,9 +143,13 @@ INSTALLED_APPS = [
     "oncall.alerts",
     "oncall.readiness",
     "oncall.reminders",
+    "oncall.metrics",
 ]
 
 MIDDLEWARE = [
+    # Probes first: /healthz answers whatever Host a load balancer sends.
+    "oncall.teams.health.HealthzMiddleware",
+    "oncall.metrics.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -159,7 +163,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    # django-htmx's request.htmx, adding Vary for the HX-* headers a view read.
+    "oncall.teams.htmx.HtmxVaryMiddleware",
 ]
 
 ROOT_URLCONF = "oncall.urls"
@@ -252,6 +257,15 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "oncall <oncall@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# GET /metrics answers a scraper sending "Authorization: Bearer <METRICS_TOKEN>";
+# unset, /metrics is 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is too short: use at least 16 random characters "
+        "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
+
 # Webhooks to loopback, link-local or private addresses are refused unless the
 # operator allows them (a webhook relay inside the company network).
 WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
@@ -281,7 +295,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Probes and scrapes from inside the network may come over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
@@ -311,7 +326,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Request logs name the path, and a calendar feed's path holds its token.
+    "filters": {"calendar_tokens": {"()": "oncall.teams.redact.RedactCalendarTokens"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["calendar_tokens"]},
+        "django.server": {"filters": ["calendar_tokens"]},
+    },
 }

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from oncall.metrics.views import metrics
+
 urlpatterns = [
     path("", include("oncall.teams.urls")),
     path("", include("oncall.readiness.urls")),
@@ -9,4 +11,5 @@ urlpatterns = [
     path("reminders/", include("oncall.reminders.urls")),
     path("", include("oncall.alerts.urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
 ]

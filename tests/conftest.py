@@ -1,6 +1,7 @@
 """Shared fixtures: a team with a lead, a primary and a trainee, and an outsider."""
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,17 @@ def pytest_configure(config):
     # Playwright's sync API runs an event loop in the test thread; the ORM
     # calls that tests make around it are still plain synchronous code.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _cache_per_test(settings):
+    # The same cache backend (Redis when REDIS_URL is set), with keys of this
+    # test's own: rate-limit counters and cached answers never leak into the
+    # next test, whose users may get the same primary keys.
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for alias, config in settings.CACHES.items()
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -707,3 +707,11 @@ def test_it_orders_template_items_by_moving_them(client_for, lead, team, trainee
     page = client.get(url("template_item_edit", template.pk, optional.pk)).content.decode()
     assert '<option value="Practice"' in page and '<option value="__new__"' in page
     assert client_for(trainee).post(move, {"direction": "up"}).status_code == 404
+
+
+def test_it_copies_for_the_leads_team_when_the_team_field_is_a_superscript(client_for, lead, team):
+    default = ChecklistTemplate.objects.get(team=None, name="Service on-call readiness")
+    for garbage in ("²", "9" * 30):
+        response = client_for(lead).post(url("template_copy", default.pk), {"team": garbage})
+        assert response.status_code == 302
+    assert ChecklistTemplate.objects.filter(team=team).count() == 2

@@ -734,3 +734,23 @@ def test_it_answers_which_debriefs_are_due(team, trainee, primary, lead):
     assert list(ShadowShift.objects.debrief_due(now)) == [due]
     assert ShadowShift.objects.involving(lead).count() == 0
     assert ShadowShift.objects.involving(primary).upcoming(now).count() == 0
+
+
+def test_the_admin_refuses_a_runbook_id_past_64_bits(client_for, staff, started):
+    url = reverse("admin:shifts_shadowshift_change", args=[started.pk])
+    page = client_for(staff).get(url)
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(
+        {
+            "starts_at_0": started.starts_at.strftime("%Y-%m-%d"),
+            "starts_at_1": started.starts_at.strftime("%H:%M:%S"),
+            "ends_at_0": started.ends_at.strftime("%Y-%m-%d"),
+            "ends_at_1": started.ends_at.strftime("%H:%M:%S"),
+            "debrief_runbooks": "999999999999999999999",
+        }
+    )
+    response = client_for(staff).post(url, data)
+    assert response.status_code == 200  # the form again, with the error
+    assert "debrief_runbooks" in response.context["adminform"].form.errors

@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -514,10 +516,11 @@ def _template_items_context(request: HttpRequest, template: ChecklistTemplate) -
 @require_POST
 def template_copy(request: HttpRequest, pk: int) -> HttpResponse:
     template = _get_template_for_user(request, pk)
-    team_id = request.POST.get("team") or template.team_id
+    team_id = str(request.POST.get("team") or template.team_id or "")
     team = None
-    if str(team_id).isdigit():
-        team = teams_led_by(request.user).filter(pk=team_id).first()
+    # ASCII digits only ("²" passes str.isdigit), and within a database id.
+    if re.fullmatch(r"[0-9]{1,18}", team_id):
+        team = teams_led_by(request.user).filter(pk=int(team_id)).first()
     if team is None:
         team = teams_led_by(request.user).order_by("name").first()
     if team is None:

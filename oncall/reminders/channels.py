@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from oncall.reminders.models import Reminder
+from oncall.teams.names import printable
 
 WEBHOOK_TIMEOUT = 5  # seconds, for the whole request
 WEBHOOK_RETRY_STATUSES = {408, 425, 429}
@@ -50,7 +51,9 @@ class PermanentError(DeliveryError):
 def build_email(reminder: Reminder) -> EmailMultiAlternatives:
     context = {"reminder": reminder, "recipient": reminder.recipient}
     message = EmailMultiAlternatives(
-        subject=reminder.subject,
+        # A subject carries people's names; one with a line break stored before
+        # names were checked would make Django refuse the header.
+        subject=printable(reminder.subject),
         body=render_to_string("reminders/email.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[reminder.recipient.email],
@@ -65,7 +68,9 @@ def build_email(reminder: Reminder) -> EmailMultiAlternatives:
     return message
 
 
-def send_email(reminder: Reminder, *, mailer) -> None:
+def send_email(
+    reminder: Reminder, *, mailer, message: EmailMultiAlternatives | None = None
+) -> None:
     """Send through an open mailer connection; classify what went wrong.
 
     4xx SMTP replies and lost connections are transient; 5xx replies and
@@ -74,7 +79,8 @@ def send_email(reminder: Reminder, *, mailer) -> None:
     if not reminder.recipient.email:
         raise PermanentError(_("The recipient has no email address."))
     try:
-        message = build_email(reminder)
+        if message is None:
+            message = build_email(reminder)
         mailer.send_messages([message])
     except ValueError as e:  # an address Django cannot encode
         raise PermanentError(str(e)) from e
@@ -152,28 +158,36 @@ def resolve_webhook(url: str) -> tuple[str, int, str, str]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PermanentError(_("A webhook URL starts with http:// or https:// and names a host."))
     port = port or (443 if parts.scheme == "https" else 80)
+    # One sentence for a name that does not resolve and for one that resolves
+    # to an address we refuse: telling them apart would let anyone who can
+    # save a webhook URL map the internal network's DNS.
+    unreachable = _(
+        "The webhook host %(host)s is not allowed or cannot be found: webhooks go to "
+        "public internet addresses only."
+    ) % {"host": parts.hostname}
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise TransientError(f"cannot resolve {parts.hostname}: {e}") from e
+        if e.errno in NAME_NOT_FOUND:
+            raise PermanentError(unreachable) from e
+        raise TransientError(unreachable) from e
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not settings.WEBHOOKS_ALLOW_PRIVATE:
         for address in addresses:
             if _is_private(address):
-                # The address itself is not shown: that would answer questions
-                # about the internal network's DNS.
-                raise PermanentError(
-                    _(
-                        "The webhook host %(host)s resolves to a loopback, private or "
-                        "link-local address; the operator has not allowed those."
-                    )
-                    % {"host": parts.hostname}
-                )
+                raise PermanentError(unreachable)
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"
     return parts.hostname, port, str(addresses[0]), path
 
+
+# getaddrinfo's answers for "no such name": as final as a refused address.
+NAME_NOT_FOUND = {
+    code
+    for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+    if code is not None
+}
 
 # IPv6 prefixes that carry an IPv4 address inside them (NAT64, IPv4-compatible,
 # SIIT): a translator on the way may turn them into a private IPv4 address.
@@ -225,7 +239,30 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def send_webhook(reminder: Reminder, url: str | None = None) -> None:
+def prepare(reminder: Reminder) -> EmailMultiAlternatives | bytes:
+    """What the reminder's channel will send, built before any network call.
+
+    Anything wrong with the row itself (a missing profile, a template that
+    cannot render) shows up here, where dispatch can fail that one row.
+    """
+    if reminder.channel == Reminder.Channel.EMAIL:
+        if not reminder.recipient.email:
+            raise PermanentError(_("The recipient has no email address."))
+        return build_email(reminder)
+    if not reminder.recipient.profile.webhook_url:
+        raise PermanentError(_("No webhook URL is set."))
+    return json.dumps(webhook_body(reminder)).encode()
+
+
+def send(reminder: Reminder, prepared: EmailMultiAlternatives | bytes, *, mailer) -> None:
+    """Send what ``prepare`` built through the reminder's channel."""
+    if reminder.channel == Reminder.Channel.EMAIL:
+        send_email(reminder, mailer=mailer, message=prepared)
+    else:
+        send_webhook(reminder, body=prepared)
+
+
+def send_webhook(reminder: Reminder, url: str | None = None, *, body: bytes | None = None) -> None:
     """POST the reminder as JSON; 2xx is delivered, 5xx/408/429 retry, the rest fail."""
     url = url if url is not None else reminder.recipient.profile.webhook_url
     if not url:
@@ -234,7 +271,8 @@ def send_webhook(reminder: Reminder, url: str | None = None) -> None:
     scheme = urlsplit(url).scheme
     connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, ip=ip, timeout=WEBHOOK_TIMEOUT)
-    body = json.dumps(webhook_body(reminder)).encode()
+    if body is None:
+        body = json.dumps(webhook_body(reminder)).encode()
     headers = {
         "Content-Type": "application/json",
         "Idempotency-Key": reminder.message_token,

@@ -12,11 +12,16 @@ UPDATE claims it, the outcome is written back to the row.
   Message-ID / Idempotency-Key.
 - Retries are rows too: a transient failure sets ``next_attempt_at`` with
   backoff, never a long countdown in the broker.
+- One row fails alone: a reminder that cannot be built (a missing profile, a
+  template error) is failed with the reason, and any other error while
+  handling a row is logged with its id and recorded on it; the rest of the
+  batch goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +61,20 @@ class DispatchResult:
     lost: int = 0  # claims taken over by another worker after a sweep
     released: int = 0  # claimed rows handed back when the time budget ran out
     more: bool = False  # stopped for time with due rows left
+
+
+# What an error message may not carry into the row: NUL (PostgreSQL refuses
+# it in text) and other control characters a peer might answer with.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+ERROR_MAX = 2000
+
+
+def error_text(error: BaseException | str) -> str:
+    """An error as stored on a row and shown on the reminders page."""
+    text = str(error)
+    if not text and isinstance(error, BaseException):
+        text = error.__class__.__name__
+    return _UNPRINTABLE.sub("?", text)[:ERROR_MAX]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -113,6 +132,8 @@ def claim(*, now: datetime, limit: int = BATCH) -> tuple[str, list[Reminder]]:
 def _finish(row: Reminder, token: str, **changes) -> None:
     # Guarded by the token: if the row was swept and re-claimed meanwhile,
     # the newer claim owns the outcome.
+    if "last_error" in changes:
+        changes["last_error"] = error_text(changes["last_error"])
     Reminder.objects.filter(pk=row.pk, claimed_by=token, state=State.SENDING).update(
         updated_at=timezone.now(), **changes
     )
@@ -137,42 +158,74 @@ def _release(row: Reminder, token: str) -> None:
 
 
 def deliver(row: Reminder, token: str, *, mailer, now: datetime) -> str:
-    """Send one claimed row and record the outcome; return the new state name."""
+    """Send one claimed row and record the outcome; return the new state name.
+
+    1. Renew the claim; a row taken over by another dispatcher is left alone.
+    2. Prepare: quiet hours, then the message. A row that cannot be prepared
+       (a missing profile, a template that fails) fails at once with the
+       reason: retrying the same row cannot help.
+    3. Send: a permanent error fails the row, anything else is retried with
+       backoff until the attempts run out.
+    """
     if not _still_ours(row, token):
         return "lost"
-    if not row.is_urgent:
-        until = row.recipient.profile.quiet_until(now)
-        if until is not None:
-            # Not an attempt: hand it back, due again when the quiet hours end.
-            _finish(
-                row, token, state=State.PENDING, next_attempt_at=until, attempts=F("attempts") - 1
-            )
-            return "deferred"
     try:
-        if row.channel == Reminder.Channel.EMAIL:
-            channels.send_email(row, mailer=mailer)
-        else:
-            channels.send_webhook(row)
+        until = None if row.is_urgent else row.recipient.profile.quiet_until(now)
+        prepared = None if until is not None else channels.prepare(row)
     except channels.PermanentError as e:
-        _finish(row, token, state=State.FAILED, last_error=str(e)[:2000])
+        _finish(row, token, state=State.FAILED, last_error=e)
+        return "failed"
+    except Exception as e:  # noqa: BLE001 - this row fails, the batch goes on
+        logger.exception("reminder %s: cannot be prepared", row.pk)
+        error = f"Could not be prepared ({e.__class__.__name__}: {e})"
+        _finish(row, token, state=State.FAILED, last_error=error)
+        return "failed"
+    if until is not None:
+        # Not an attempt: hand it back, due again when the quiet hours end.
+        _finish(row, token, state=State.PENDING, next_attempt_at=until, attempts=F("attempts") - 1)
+        return "deferred"
+    try:
+        channels.send(row, prepared, mailer=mailer)
+    except channels.PermanentError as e:
+        _finish(row, token, state=State.FAILED, last_error=e)
         return "failed"
     except Exception as e:  # noqa: BLE001 - anything unexpected is retried, boundedly
         if not isinstance(e, channels.TransientError):
             logger.exception("reminder %s: unexpected error", row.pk)
-        error = str(e)[:2000] or e.__class__.__name__
         if row.attempts >= MAX_ATTEMPTS:
-            _finish(row, token, state=State.FAILED, last_error=error)
+            _finish(row, token, state=State.FAILED, last_error=e)
             return "failed"
         _finish(
             row,
             token,
             state=State.PENDING,
             next_attempt_at=now + backoff(row.attempts),
-            last_error=error,
+            last_error=e,
         )
         return "retrying"
     _finish(row, token, state=State.SENT, sent_at=timezone.now(), last_error="")
     return "sent"
+
+
+def deliver_alone(row: Reminder, token: str, *, mailer, now: datetime) -> str:
+    """``deliver``, with any error it lets through kept to this row.
+
+    Such an error comes from recording the outcome (the database refused the
+    write). The row is failed with the reason if the database takes that;
+    otherwise it stays claimed and the sweep hands it back later, its attempt
+    counted, so it cannot come back forever.
+    """
+    # No transaction around it: a send may take seconds, and on SQLite an open
+    # transaction would hold the write lock all that time.
+    try:
+        return deliver(row, token, mailer=mailer, now=now)
+    except Exception as e:  # noqa: BLE001 - one row's trouble stays with that row
+        logger.exception("reminder %s: could not record the outcome", row.pk)
+        try:
+            _finish(row, token, state=State.FAILED, last_error=f"{e.__class__.__name__}: {e}")
+        except Exception:  # noqa: BLE001
+            logger.exception("reminder %s: could not mark it failed either", row.pk)
+        return "failed"
 
 
 def dispatch_due(
@@ -214,7 +267,7 @@ def dispatch_due(
                     result.released += len(rows) - index
                     result.more = True
                     break
-                outcome = deliver(row, token, mailer=mailer, now=now)
+                outcome = deliver_alone(row, token, mailer=mailer, now=now)
                 setattr(result, outcome, getattr(result, outcome) + 1)
             if result.more:
                 break

@@ -1,4 +1,6 @@
 import uuid
+import zoneinfo
+from datetime import UTC, timedelta, tzinfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,9 +14,25 @@ from django.views.decorators.http import require_POST
 from oncall.reminders import channels, tasks
 from oncall.reminders.models import Reminder
 from oncall.reminders.plan import absolute_url, channels_for
+from oncall.teams import ratelimit
+from oncall.teams.views import too_many
 
 RECENT = 50
 UPCOMING = 20
+# Each test sends real email and calls a webhook: enough to try a fix or two,
+# not enough to turn the app into someone's mail cannon.
+TEST_LIMIT = ratelimit.Limit("reminder-test", count=3, period=timedelta(minutes=10))
+
+
+def _shown_in(profile) -> tzinfo:
+    """The profile's time zone, or UTC when it names a zone tzdata no longer has.
+
+    This is the page that says why such a person's reminders failed; it must open.
+    """
+    try:
+        return profile.tz
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 @login_required
@@ -30,7 +48,7 @@ def reminder_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reminders/list.html",
-        {"upcoming": upcoming, "recent": recent, "tz": request.user.profile.tz},
+        {"upcoming": upcoming, "recent": recent, "tz": _shown_in(request.user.profile)},
     )
 
 
@@ -39,6 +57,13 @@ def reminder_list(request: HttpRequest) -> HttpResponse:
 def send_test(request: HttpRequest) -> HttpResponse:
     """Send a test reminder through each channel I have switched on, right now."""
     user = request.user
+    decision = ratelimit.hit(TEST_LIMIT, user.pk)
+    if not decision.allowed:
+        sent = _("You sent %(count)d tests in the last %(minutes)d minutes.") % {
+            "count": TEST_LIMIT.count,
+            "minutes": TEST_LIMIT.seconds // 60,
+        }
+        return too_many(request, sent, decision)
     enabled = channels_for(user)
     if not enabled:
         messages.error(request, _("Switch on email or a webhook first, then send a test."))

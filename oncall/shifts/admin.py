@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import find_clash, save_edited
 from oncall.shifts.series import Occurrence
+from oncall.teams.forms import BoundedModelMultipleChoiceField
 
 
 class ShadowShiftAdminForm(forms.ModelForm):
@@ -33,6 +35,8 @@ class ShadowShiftAdminForm(forms.ModelForm):
 @admin.register(ShadowShift)
 class ShadowShiftAdmin(admin.ModelAdmin):
     form = ShadowShiftAdminForm
+    # Ids past 64 bits are a form error, not a database error.
+    formfield_overrides = {models.ManyToManyField: {"form_class": BoundedModelMultipleChoiceField}}
     list_display = ["starts_at", "ends_at", "team", "kind", "trainee", "primary", "state"]
     list_filter = ["team", "kind", "state"]
     search_fields = ["trainee__username", "primary__username", "team__name"]

@@ -23,6 +23,7 @@ from icalendar import Calendar, Event
 from oncall.shifts.calendar import display_name
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Profile, Team
+from oncall.teams.names import printable
 
 # Old shifts drop out of the feed after this long; calendars keep what they had.
 HISTORY = timedelta(days=180)
@@ -82,15 +83,20 @@ def shifts_for_team(team: Team) -> QuerySet:
     return _feed_rows(ShadowShift.objects.filter(team=team))
 
 
+def _names(row) -> tuple[str, str]:
+    """Trainee and primary as the feed writes them: control characters stripped.
+
+    Names are refused with line breaks where they are typed; one stored before
+    that (or written straight to the database) must not break the feed.
+    """
+    trainee = display_name(row.trainee__first_name, row.trainee__last_name, row.trainee__username)
+    primary = display_name(row.primary__first_name, row.primary__last_name, row.primary__username)
+    return printable(trainee), printable(primary)
+
+
 def summary(row) -> str:
-    names = {
-        "trainee": display_name(
-            row.trainee__first_name, row.trainee__last_name, row.trainee__username
-        ),
-        "primary": display_name(
-            row.primary__first_name, row.primary__last_name, row.primary__username
-        ),
-    }
+    trainee, primary = _names(row)
+    names = {"trainee": trainee, "primary": primary}
     if row.kind == ShadowShift.Kind.REVERSE_SHADOW:
         return _("Reverse shadow: %(trainee)s on call, %(primary)s backing up") % names
     return _("Shadow shift: %(trainee)s shadows %(primary)s") % names
@@ -108,10 +114,9 @@ def event_for(row, *, url: str) -> Event:
     event.add("dtstart", row.starts_at)
     event.add("dtend", row.ends_at)
     event.add("summary", summary(row))
-    trainee = display_name(row.trainee__first_name, row.trainee__last_name, row.trainee__username)
-    primary = display_name(row.primary__first_name, row.primary__last_name, row.primary__username)
+    trainee, primary = _names(row)
     lines = [
-        _("Team: %(team)s") % {"team": row.team__name},
+        _("Team: %(team)s") % {"team": printable(row.team__name)},
         _("Trainee: %(name)s") % {"name": trainee},
         _("Primary: %(name)s") % {"name": primary},
         _("Shift page and debrief: %(url)s") % {"url": url},
@@ -146,7 +151,7 @@ def calendar_for(rows: Iterable, *, name: str) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", printable(name))
     # Ask clients to poll hourly: a moved shift should not wait a day to show.
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")

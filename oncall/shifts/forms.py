@@ -25,6 +25,7 @@ from oncall.shifts.series import (
     first_self_overlap,
     format_offset,
 )
+from oncall.teams.forms import BoundedModelMultipleChoiceField
 from oncall.teams.models import Team, time_zone_choices
 from oncall.teams.people import display_name
 
@@ -380,30 +381,38 @@ class EditForm(ShiftTimesForm):
         return [occurrence for _shift, occurrence in self.moves]
 
 
+# A debrief answer is a few paragraphs; a page of text at most.
+DEBRIEF_TEXT_MAX = 10_000
+
+
 class DebriefForm(forms.Form):
     pages_seen = forms.CharField(
+        max_length=DEBRIEF_TEXT_MAX,
         label=gettext_lazy("Pages seen"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy("Which alerts fired, and what was done about them."),
     )
     made_sense = forms.CharField(
+        max_length=DEBRIEF_TEXT_MAX,
         label=gettext_lazy("What made sense"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     open_questions = forms.CharField(
+        max_length=DEBRIEF_TEXT_MAX,
         label=gettext_lazy("Open questions"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy("One a line: your primary answers each of them below."),
     )
     runbook_gaps = forms.CharField(
+        max_length=DEBRIEF_TEXT_MAX,
         label=gettext_lazy("Runbooks missing or wrong"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    runbooks = forms.ModelMultipleChoiceField(
+    runbooks = BoundedModelMultipleChoiceField(
         label=gettext_lazy("Runbooks that need work"),
         queryset=Runbook.objects.none(),
         required=False,

@@ -1,6 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from oncall.teams.forms import BoundedModelMultipleChoiceField, PrintableNamesMixin
 from oncall.teams.models import Heartbeat, Membership, Profile, Team
+
+User = get_user_model()
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,3 +42,26 @@ class ProfileAdmin(admin.ModelAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "at"]
+
+
+class PersonChangeForm(PrintableNamesMixin, UserChangeForm):
+    pass
+
+
+class PersonCreationForm(PrintableNamesMixin, AdminUserCreationForm):
+    pass
+
+
+# Django's user admin, with names that cannot carry line breaks into email
+# headers and calendar feeds, and group/permission ids range-checked.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class PersonAdmin(UserAdmin):
+    form = PersonChangeForm
+    add_form = PersonCreationForm
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -2,6 +2,46 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.models import DEFAULT_LEAD_TIMES, Profile, time_zone_choices
+from oncall.teams.names import validate_printable
+
+# The range of a 64-bit signed integer column: every primary key the database holds.
+PK_MIN, PK_MAX = -(2**63), 2**63 - 1
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple choice of rows whose ids are range-checked before any query.
+
+    Django checks the chosen ids with an ``IN (...)`` query; on SQLite an id
+    past 64 bits raises ``OverflowError`` there (a 500). Such an id cannot name
+    a row, so it is an invalid choice like any other unknown id.
+    """
+
+    def clean(self, value):
+        if self.to_field_name is None and isinstance(value, (list, tuple)):
+            for choice in value:
+                try:
+                    number = int(str(choice).strip())
+                except ValueError:
+                    continue  # not a number: Django's own check names it
+                if not PK_MIN <= number <= PK_MAX:
+                    raise forms.ValidationError(
+                        self.error_messages["invalid_pk_value"],
+                        code="invalid_pk_value",
+                        params={"pk": str(choice)[:30]},
+                    )
+        return super().clean(value)
+
+
+class PrintableNamesMixin:
+    """Refuse control characters in the name fields a form has (admin's user forms)."""
+
+    name_fields = ("first_name", "last_name")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.name_fields:
+            if name in self.fields:
+                self.fields[name].validators.append(validate_printable)
 
 
 class LeadTimesField(forms.CharField):

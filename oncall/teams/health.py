@@ -5,7 +5,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from kombu import Connection
 
 from oncall.teams.models import Heartbeat
@@ -63,3 +65,27 @@ def report() -> tuple[bool, dict]:
         "failing": [name for name, (ok, _) in results.items() if not ok],
         "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()},
     }
+
+
+class HealthzMiddleware:
+    """Answer ``GET /healthz`` before anything reads the ``Host`` header.
+
+    Load balancers and orchestrators probe a machine by its address, with a
+    ``Host`` the site does not serve (an IP, a pod name), and Django refuses
+    hosts outside ``ALLOWED_HOSTS`` with 400. The probe carries no session and
+    shows nothing secret, so this one path is answered here, first in the
+    middleware list; every other path still goes through the host check.
+    """
+
+    PATH = "/healthz"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == self.PATH and request.method in ("GET", "HEAD"):
+            healthy, body = report()
+            response = JsonResponse(body, status=200 if healthy else 503)
+            add_never_cache_headers(response)
+            return response
+        return self.get_response(request)

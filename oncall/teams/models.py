@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from oncall.teams.names import validate_printable
+
 DEFAULT_LEAD_TIMES = [24 * 60, 60]  # minutes before a shift: 24 h and 1 h
 
 
@@ -35,7 +37,7 @@ def new_calendar_token() -> str:
 
 class Team(models.Model):
     slug = models.SlugField(_("slug"), unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_printable])
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
