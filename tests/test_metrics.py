@@ -15,11 +15,13 @@ from django.core.cache import cache
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from oncall.alerts.models import AlertOccurrence
 from oncall.metrics.collector import lateness_histogram
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import SyncRun
 from oncall.teams.models import Heartbeat
 from tests.conftest import ROOT
+from tests.test_readiness_support import make_runbook
 
 TOKEN = "s3cret-metrics-token-for-tests"
 State = Reminder.State
@@ -263,6 +265,36 @@ def test_it_reads_the_database_in_a_fixed_number_of_queries(
         SyncRun.objects.create(
             folders=[f"/srv/folder-{n}"], state=SyncRun.State.DONE, finished_at=now
         )
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         samples = scrape(client)
     assert value(samples, "oncall_runbook_sync_bad_files", folder="/srv/folder-29") == 0
+
+
+def test_it_counts_what_the_alert_receiver_took_in(client, team):
+    now = timezone.now()
+
+    def occurrence(fp, status, *, runbook=False, received=now, deliveries=1):
+        return AlertOccurrence.objects.create(
+            fingerprint=fp,
+            starts_at=received,
+            status=status,
+            team=team,
+            alertname="PaymentsApiHighErrorRate",
+            alert_key="paymentsapihigherrorrate",
+            runbook=make_runbook(team, slug=f"rb-{fp}") if runbook else None,
+            received_at=received,
+            last_seen_at=received,
+            deliveries=deliveries,
+        )
+
+    occurrence("a", "firing", runbook=True, deliveries=3)
+    occurrence("b", "firing")
+    occurrence("c", "resolved", received=now - timedelta(hours=3))
+
+    samples = scrape(client)
+
+    assert value(samples, "oncall_alert_occurrences", status="firing", runbook="yes") == 1
+    assert value(samples, "oncall_alert_occurrences", status="firing", runbook="no") == 1
+    assert value(samples, "oncall_alert_occurrences", status="resolved", runbook="no") == 1
+    assert value(samples, "oncall_alert_occurrences_new_last_hour") == 2
+    assert value(samples, "oncall_alert_deliveries_last_hour") == 4

@@ -3,7 +3,7 @@
 Reminders, runbook syncs and beat's heartbeat are rows in the database, the
 store of record, so they are read from there when Prometheus asks: the
 figures are the same whichever web process answers, and nothing is lost when
-a worker restarts. Each scrape runs a fixed number of queries (six), none
+a worker restarts. Each scrape runs a fixed number of queries (seven), none
 of which grows with the number of folders; the lateness histogram keeps a
 running tally in the cache so it reads only the reminders sent since the
 last scrape.
@@ -37,6 +37,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from oncall.alerts.models import AlertOccurrence
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import SyncRun
 from oncall.teams.models import Heartbeat
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 # a healthy outbox sits in the first few buckets.
 LATENESS_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
 FAILED_RECENTLY = timedelta(hours=1)
+RECEIVED_RECENTLY = timedelta(hours=1)
 # Rows sent within this long before a scrape wait for the next one: by then
 # the UPDATE that marked them sent has committed.
 SETTLE = timedelta(minutes=1)
@@ -57,7 +59,7 @@ _FAILED_FILES = re.compile(r"\bfailed (\d+)\b")
 
 
 class AppCollector(Collector):
-    """Reminders, runbook syncs and beat, as Prometheus metrics."""
+    """Reminders, runbook syncs, beat and the alert receiver, as Prometheus metrics."""
 
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
@@ -70,6 +72,7 @@ class AppCollector(Collector):
                 *reminder_metrics(now),
                 *sync_metrics(now),
                 *beat_metrics(now),
+                *alert_metrics(now),
             ]
         except Exception:  # noqa: BLE001 - a scrape reports the failure, it does not 500
             logger.exception("metrics: the database did not answer")
@@ -79,6 +82,44 @@ class AppCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from metrics
+
+
+def alert_metrics(now: datetime) -> list[Metric]:
+    """What the Alertmanager receiver took in: occurrences by status, and the last hour's."""
+    occurrences = GaugeMetricFamily(
+        "oncall_alert_occurrences",
+        "Alert occurrences stored from Alertmanager, by status and whether a runbook answers.",
+        labels=["status", "runbook"],
+    )
+    recent = Q(received_at__gte=now - RECEIVED_RECENTLY)
+    rows = list(
+        AlertOccurrence.objects.order_by()
+        .values("status")
+        .annotate(
+            with_runbook=Count("pk", filter=Q(runbook__isnull=False)),
+            without=Count("pk", filter=Q(runbook__isnull=True)),
+            new_last_hour=Count("pk", filter=recent),
+            deliveries_last_hour=Sum(
+                "deliveries", filter=Q(last_seen_at__gte=now - RECEIVED_RECENTLY)
+            ),
+        )
+    )
+    by_status = {row["status"]: row for row in rows}
+    new = GaugeMetricFamily(
+        "oncall_alert_occurrences_new_last_hour",
+        "Occurrences first received in the last hour.",
+    )
+    deliveries = GaugeMetricFamily(
+        "oncall_alert_deliveries_last_hour",
+        "Deliveries (Alertmanager's posts and re-posts) of occurrences seen in the last hour.",
+    )
+    for status in AlertOccurrence.Status.values:
+        row = by_status.get(status, {})
+        occurrences.add_metric([status, "yes"], row.get("with_runbook", 0))
+        occurrences.add_metric([status, "no"], row.get("without", 0))
+    new.add_metric([], sum(row["new_last_hour"] for row in rows))
+    deliveries.add_metric([], sum(row["deliveries_last_hour"] or 0 for row in rows))
+    return [occurrences, new, deliveries]
 
 
 def reminder_metrics(now: datetime) -> list[Metric]:
