@@ -55,7 +55,9 @@ run: install
 	@echo "    admin    - staff, for /admin/"
 	@echo "  Health: http://127.0.0.1:$(PORT)/healthz"
 	@echo
-	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+	@# Ctrl-C ends honcho with 130: that is the way to stop, not an error to report.
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT); \
+		status=$$?; [ $$status -eq 0 ] || [ $$status -eq 130 ] || exit $$status
 
 test: install
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,8 +1,10 @@
+import logging
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from oncall.teams import health
 from oncall.teams.models import Heartbeat
 from oncall.teams.tasks import heartbeat
 
@@ -53,3 +55,21 @@ def test_heartbeat_task_records_the_time(db):
     before = timezone.now()
     heartbeat()
     assert Heartbeat.objects.get(name="beat").at >= before
+
+
+def test_it_logs_a_failing_probe_once_and_its_recovery_not_every_poll(
+    client, db, caplog, monkeypatch
+):
+    monkeypatch.setattr(health, "_last_said", None)
+    with caplog.at_level(logging.INFO):
+        for _ in range(5):
+            assert client.get("/healthz").status_code == 503
+        heartbeat()
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/healthz").status_code == 200
+    records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert [r for r in records if r[1] == "ERROR"] == []
+    assert records == [
+        ("oncall.teams.health", "WARNING", "healthz: failing (beat)"),
+        ("oncall.teams.health", "INFO", "healthz: healthy again"),
+    ]

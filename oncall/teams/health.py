@@ -1,5 +1,6 @@
 """What /healthz reports: the database, the broker and beat's heartbeat."""
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from django.utils.cache import add_never_cache_headers
 from kombu import Connection
 
 from oncall.teams.models import Heartbeat
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
 
@@ -84,8 +87,38 @@ class HealthzMiddleware:
 
     def __call__(self, request):
         if request.path_info == self.PATH and request.method in ("GET", "HEAD"):
-            healthy, body = report()
-            response = JsonResponse(body, status=200 if healthy else 503)
-            add_never_cache_headers(response)
-            return response
+            return respond()
         return self.get_response(request)
+
+
+def respond() -> JsonResponse:
+    """The probe's answer: 200 when every check passes, 503 naming what fails.
+
+    A failing probe is news, not a server error on every poll: ``note`` logs
+    a warning when it starts failing and a line when it recovers, and Django's
+    request logger is told this response is already accounted for.
+    """
+    healthy, body = report()
+    response = JsonResponse(body, status=200 if healthy else 503)
+    add_never_cache_headers(response)
+    note(healthy, body)
+    response._has_been_logged = True  # django.utils.log.log_response skips it
+    return response
+
+
+# What this process last said about health: (healthy, failing checks).
+_last_said: tuple[bool, tuple] | None = None
+
+
+def note(healthy: bool, body: dict) -> None:
+    """Log a change of health once: a warning naming what fails, then the recovery."""
+    global _last_said
+    failing = tuple(body.get("failing", ()))
+    if _last_said == (healthy, failing):
+        return
+    first = _last_said is None
+    _last_said = (healthy, failing)
+    if not healthy:
+        logger.warning("healthz: failing (%s)", ", ".join(failing) or "unknown")
+    elif not first:
+        logger.info("healthz: healthy again")
