@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,12 +19,12 @@ from django.utils.translation import ngettext
 from oncall.alerts.models import AlertOccurrence
 from oncall.alerts.resolve import Resolution, RunbookIndex, State
 from oncall.runbooks.models import AlertName, Runbook
+from oncall.runbooks.words import WORD
 from oncall.teams.models import Team
 
 SUGGESTIONS = 3
 MIN_SCORE = 0.34
 STATE_ORDER = {State.MISSING: 0, State.AMBIGUOUS: 1, State.COVERED: 2}
-WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
 def words(text: str) -> set[str]:

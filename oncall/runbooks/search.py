@@ -5,6 +5,11 @@ parts of alert names (``CrashLoop`` finds ``KubePodCrashLooping``) and
 Japanese, which has no spaces between words (``証明書`` and ``期限切れ`` both find
 ``証明書の期限切れ``). Every word of the query must match somewhere.
 
+Hyphenated, spaced and joined forms of the same words find each other:
+``crash-loop`` is searched as ``crash loop``, and a joined word that finds
+nothing (``crashloop``) is tried as two parts that stand next to each other
+in the text, with or without a space or hyphen between them.
+
 Engines:
 
 - SQLite: an FTS5 table with the trigram tokenizer (migration 0002) answers
@@ -54,11 +59,21 @@ class Hit:
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# Hyphens join words ("crash-loop"); underscores stay, for metric and label names.
+SEPARATORS = re.compile(r"-+")
+# A joined word is tried as two parts of at least this many characters each.
+MIN_PART = 3
+
+
 def words_of(query: str) -> list[str]:
-    """Split a query into distinct words, lower-cased, at most MAX_WORDS."""
+    """Split a query into distinct words, lower-cased, at most MAX_WORDS.
+
+    Hyphens separate words like spaces do, so ``crash-loop`` and
+    ``crash loop`` are the same query."""
     words: list[str] = []
     # Control characters (a NUL breaks SQLite's FTS syntax) are never meant.
     query = CONTROL_CHARACTERS.sub(" ", query)
+    query = SEPARATORS.sub(" ", query)
     for word in query.split():
         word = word.lower()[:MAX_WORD_LENGTH]
         if word not in words:
@@ -231,24 +246,20 @@ def search(query: str, *, team: str = "", tag: str = "", limit: int = 50) -> lis
     words = words_of(query)
     if not words:
         return []
-    ranked = [(pk, Rank.EXACT_ALERT) for pk in _exact_alert(" ".join(words), team, tag, limit)]
-    for rank in (Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
-        if len(ranked) >= limit:
-            break
-        found = _tier(
-            words,
-            rank,
-            exclude=[pk for pk, _rank in ranked],
-            team=team,
-            tag=tag,
-            limit=limit - len(ranked),
-        )
-        ranked.extend((pk, rank) for pk in found)
+    exact = " ".join(words) if SEPARATORS.search(query) is None else query.strip().lower()
+    ranked = _ranked(words, exact=exact, team=team, tag=tag, limit=limit)
+    joined = None
+    if not ranked:
+        ranked, joined = _joined_word_fallback(words, team=team, tag=tag, limit=limit)
+        if joined is not None:
+            words = joined.words
     if not ranked:
         return []
     runbooks = Runbook.objects.select_related("team", "search_document").in_bulk(
         [pk for pk, _rank in ranked]
     )
+    if joined is not None:  # the two parts must stand next to each other
+        ranked = [(pk, rank) for pk, rank in ranked if joined.holds(_searchable_text(runbooks[pk]))]
     ranked.sort(key=lambda item: (item[1], runbooks[item[0]].title.lower(), item[0]))
     hits = []
     for pk, rank in ranked:
@@ -263,4 +274,98 @@ def search(query: str, *, team: str = "", tag: str = "", limit: int = 50) -> lis
                 snippet=mark_safe(snippet),  # noqa: S308 - built by highlight()
             )
         )
+    return hits
+
+
+def _ranked(words: list[str], *, exact: str, team: str, tag: str, limit: int) -> list[tuple]:
+    """(runbook id, rank) of live runbooks holding every word, tier by tier."""
+    ranked = [(pk, Rank.EXACT_ALERT) for pk in _exact_alert(exact, team, tag, limit)]
+    for rank in (Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
+        if len(ranked) >= limit:
+            break
+        found = _tier(
+            words,
+            rank,
+            exclude=[pk for pk, _rank in ranked],
+            team=team,
+            tag=tag,
+            limit=limit - len(ranked),
+        )
+        ranked.extend((pk, rank) for pk in found)
+    return ranked
+
+
+@dataclass
+class _Joined:
+    """A joined word read as two parts: ``crashloop`` as ``crash`` + ``loop``."""
+
+    words: list[str]  # the query with the joined word replaced by its parts
+    pattern: re.Pattern
+
+    def holds(self, text: str) -> bool:
+        return self.pattern.search(text) is not None
+
+
+def _joined_word_fallback(
+    words: list[str], *, team: str, tag: str, limit: int
+) -> tuple[list[tuple], _Joined | None]:
+    """When nothing matched: try each long ASCII word as two adjacent parts.
+
+    Each split is an ordinary indexed search for both parts; the hits are then
+    checked for the parts standing together (``crash loop``, ``crash-loop``,
+    ``crash_looping``). At most a handful of splits are tried, the most even
+    first, and only for a query that found nothing.
+    """
+    for at, word in enumerate(words):
+        if len(word) < 2 * MIN_PART or not word.isascii() or not word.isalnum():
+            continue
+        middle = len(word) // 2
+        cuts = sorted(range(MIN_PART, len(word) - MIN_PART + 1), key=lambda c: abs(c - middle))
+        for cut in cuts[:6]:
+            head, tail = word[:cut], word[cut:]
+            parts = [*words[:at], head, tail, *words[at + 1 :]]
+            ranked = _ranked(parts, exact=word, team=team, tag=tag, limit=limit)
+            if ranked:
+                pattern = re.compile(re.escape(head) + r"[\s\-_]*" + re.escape(tail), re.IGNORECASE)
+                return ranked, _Joined(words=parts, pattern=pattern)
+    return [], None
+
+
+def _searchable_text(runbook: Runbook) -> str:
+    document = runbook.search_document
+    return " ".join((document.title, document.alerts, document.tags, document.body))
+
+
+def suggest(words: list[str], *, limit: int = 5) -> list[Hit]:
+    """Runbooks that share the most of ``words`` (an alert name's words), best first.
+
+    For an alert no runbook answers: ``KubePodCrashLooping`` gives kube, pod,
+    crash, looping, and a runbook titled "Pod is crash-looping" shares three.
+    Each word is one indexed search; a runbook needs at least two words in
+    common (or the only one there is), and title matches count double.
+    """
+    words = [w for w in words if len(w) >= 2][:MAX_WORDS]
+    if not words:
+        return []
+    scores: dict[int, float] = {}
+    shared: dict[int, int] = {}
+    best: dict[int, Hit] = {}
+    for word in words:
+        for hit in search(word, limit=50):
+            pk = hit.runbook.pk
+            shared[pk] = shared.get(pk, 0) + 1
+            scores[pk] = scores.get(pk, 0.0) + (2.0 if hit.rank <= Rank.ALERT else 1.0)
+            best.setdefault(pk, hit)
+    needed = min(2, len(words))
+    ranked = sorted(
+        (pk for pk in scores if shared[pk] >= needed),
+        key=lambda pk: (-scores[pk], best[pk].runbook.title.lower()),
+    )
+    hits = []
+    for pk in ranked[:limit]:
+        hit = best[pk]
+        body = hit.runbook.search_document.body
+        hit.title = highlight_title(hit.runbook.title, words)
+        hit.snippet = highlight(body, words) if any(w in body.lower() for w in words) else ""
+        hits.append(hit)
     return hits

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from oncall.runbooks.models import AlertName, Revision, Runbook, Section
 from oncall.runbooks.panels import render_panels
-from oncall.runbooks.search import search, words_of
+from oncall.runbooks.search import search, suggest, words_of
+from oncall.runbooks.words import alert_words
 from oncall.teams.models import Team
 
 PAGE_SIZE = 100
@@ -251,9 +252,21 @@ def alert(request: HttpRequest, alertname: str) -> HttpResponse:
         by_key[key]
         for key in difflib.get_close_matches(alertname.lower(), list(by_key), n=5, cutoff=0.6)
     ]
+    # Typed part of a name (PaymentsApiHigh): the alerts that start with it.
+    starting = sorted(
+        (name for key, name in by_key.items() if key.startswith(alertname.lower())),
+        key=str.lower,
+    )[:10]
+    words = alert_words(alertname)
     return render(
         request,
         "runbooks/alert_missing.html",
-        {"alertname": alertname, "close": close, "hits": search(alertname, limit=10)},
+        {
+            "alertname": alertname,
+            "close": [name for name in close if name not in starting],
+            "starting": starting,
+            "words": " ".join(words),
+            "suggested": suggest(words, limit=5),
+        },
         status=404,
     )

@@ -6,6 +6,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from oncall.readiness.progress import start_onboarding
+from oncall.runbooks.sync import sync_folders
 from oncall.shifts.models import ShadowShift
 from tests.test_readiness_support import make_template
 
@@ -70,3 +71,23 @@ def test_the_lead_picks_trainees_first_and_no_one_as_their_own_primary(
     assert "trainee" not in [p.strip() for p in primaries]
     page.select_option("select[name=trainee]", label="primary")
     expect(page.locator("select[name=primary] option", has_text="primary")).to_be_disabled()
+
+
+def test_an_alert_without_a_runbook_leads_somewhere(live_server, phone, sign_in, trainee, tmp_path):
+    (tmp_path / "crash.md").write_text("# Pod is crash-looping\n\nCheck the container's logs.\n")
+    assert sync_folders([tmp_path]).ok
+    sign_in(phone, trainee, "/runbooks/alert/KubePodCrashLooping")
+    expect(phone.locator("h1")).to_contain_text("No runbook answers KubePodCrashLooping yet")
+    suggestion = phone.locator(".runbook-hits a").first
+    expect(suggestion).to_have_attribute("href", "/runbooks/crash/")
+    # The author's hint is folded away; the search holds the alert's words.
+    expect(phone.locator("details.claim-hint pre")).to_be_hidden()
+    expect(phone.locator("#alert-search")).to_have_value("kube pod crash looping")
+    phone.fill("#alert-search", "crashloop")
+    phone.click("button:has-text('Search')")
+    expect(phone.locator("a.runbook-hit__title").first).to_have_attribute(
+        "href", "/runbooks/crash/"
+    )
+    suggestion_page = phone.url
+    assert "q=crashloop" in suggestion_page
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
