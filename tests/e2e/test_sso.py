@@ -182,7 +182,9 @@ def test_a_missing_username_claim_is_named_and_nobody_is_made(live_server, page,
     page.goto(f"{live_server.url}/accounts/login/")
     page.click("text=Sign in with Example SSO")
     idp_sign_in(page, "nameless")
-    expect(page.locator("[role=alert]")).to_contain_text("“preferred_username” claim: it is missing")
+    expect(page.locator("[role=alert]")).to_contain_text(
+        "“preferred_username” claim: it is missing"
+    )
     assert users() == before
 
 
@@ -201,7 +203,9 @@ def test_an_unverified_email_does_not_take_over_a_local_account(
     page.goto(f"{live_server.url}/accounts/login/")
     page.click("text=Sign in with Example SSO")
     idp_sign_in(page, "impostor")
-    expect(page.locator("[role=alert]")).to_contain_text("An account named “trainee” already exists")
+    expect(page.locator("[role=alert]")).to_contain_text(
+        "An account named “trainee” already exists"
+    )
     assert not Identity.objects.exists()
     assert not signed_in(page, live_server)
 
@@ -227,13 +231,14 @@ def test_groups_map_to_teams_on_every_sign_in(live_server, browser, idp, samples
     Identity.objects.create(user=stale, issuer=idp.issuer, subject="grace")
     Membership.objects.create(user=stale, team=team, role=Membership.Role.MEMBER)
 
-    for login in ("ada", "grace"):
+    # A member lands on their onboarding, a lead on the team's readiness.
+    for login, home in (("ada", "/"), ("grace", "/teams/payments/readiness/")):
         context = browser.new_context()
         page = context.new_page()
         page.goto(f"{live_server.url}/accounts/login/")
         page.click("text=Sign in with Example SSO")
         idp_sign_in(page, login)
-        page.wait_for_url(f"{live_server.url}/")
+        page.wait_for_url(f"{live_server.url}{home}")
         context.close()
 
     roles = dict(Membership.objects.values_list("user__username", "role").filter(team=team))

@@ -127,15 +127,21 @@ def configure(settings, issuer: str, **extra) -> None:
 
 
 def idp_sign_in(page, login: str) -> None:
-    """Fill in oidc-provider's own login form, then its consent form."""
-    try:
-        page.wait_for_selector("input[name=login]")
-    except Exception:
-        print("IDP PAGE", page.url, page.content()[:1500])
-        raise
+    """Fill in oidc-provider's own login form, then its consent form when it asks.
+
+    The consent page is shown the first time a person signs in to the client;
+    after that the provider goes straight back.
+    """
+    page.wait_for_selector("input[name=login]")
+    issuer = page.url.split("/interaction/")[0]
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", "any password")
     page.click("button[type=submit]")
-    consent = page.locator("button[autofocus], button[type=submit]")
-    if "/interaction/" in page.url and consent.count():
-        consent.first.click()
+    consent = "input[name=prompt][value=consent]"
+    page.wait_for_function(
+        "([issuer, consent]) => !location.href.startsWith(issuer)"
+        " || document.querySelector(consent) !== null",
+        arg=[issuer, consent],
+    )
+    if page.url.startswith(issuer):
+        page.click("button[type=submit]")
