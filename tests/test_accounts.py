@@ -91,10 +91,13 @@ def test_a_kept_session_rolls_forward_once_a_day(client, trainee):
     assert client.cookies["sessionid"]["max-age"] == 30 * 24 * 3600
 
 
-def test_sign_out_is_post_only_and_ends_the_session(client_for, trainee):
+def test_sign_out_takes_a_post_and_ends_the_session(client_for, trainee):
     client = client_for(trainee)
-    assert client.get(reverse("logout")).status_code == 405
-    response = client.post(reverse("logout"))
+    confirm = client.get(reverse("logout"))
+    assert "Sign out?" in confirm.content.decode()  # a GET only asks
+    assert client.get("/profile/").status_code == 200
+    response = client.post(reverse("logout"), follow=True)
+    assert response.redirect_chain == [(reverse("logout"), 302)]
     assert "You are signed out" in response.content.decode()
     assert "Also sign out of" not in response.content.decode()  # no IdP session to end
     assert client.get("/profile/").status_code == 302

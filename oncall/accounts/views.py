@@ -6,14 +6,13 @@ from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from oncall.accounts import oidc
@@ -30,6 +29,7 @@ logger = logging.getLogger(__name__)
 SSO_NEXT = "oidc_login_next"
 SSO_KEEP = "sso_keep_signed_in"
 ID_TOKEN = "oidc_id_token"  # noqa: S105 - a session key, not a secret
+PROVIDER_LOGOUT = "provider_logout_url"
 
 
 def _sso_state() -> tuple[bool, str]:
@@ -235,29 +235,45 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @never_cache
-@require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    """End the session here; offer the provider's sign-out when it has one."""
-    id_token = request.session.get(ID_TOKEN)
-    auth.logout(request)
-    provider_logout = ""
-    if id_token and oidc.is_configured():
-        try:
-            endpoint = oidc.discover().get("end_session_endpoint")
-        except oidc.ProviderUnavailable:
-            endpoint = None
-        if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
-            query = {
-                "client_id": settings.OIDC_CLIENT_ID,
-                "id_token_hint": id_token,
-                "post_logout_redirect_uri": request.build_absolute_uri(reverse("login")),
-            }
-            provider_logout = f"{endpoint}?{urlencode(query)}"
+    """POST ends the session here and comes back as a GET (the signed-out page),
+    which offers the provider's sign-out when it has an end_session_endpoint.
+    A GET while signed in only asks to confirm: signing out is never a link."""
+    if request.method == "POST":
+        id_token = request.session.get(ID_TOKEN)
+        auth.logout(request)
+        provider_logout = _provider_logout_url(request, id_token) if id_token else ""
+        if provider_logout:
+            # The new, anonymous session carries the link to the signed-out page.
+            request.session[PROVIDER_LOGOUT] = provider_logout
+        return redirect("logout")
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
     return render(
         request,
         "registration/logged_out.html",
-        {"provider_logout": provider_logout, "provider_name": settings.OIDC_PROVIDER_NAME},
+        {
+            "provider_logout": request.session.get(PROVIDER_LOGOUT, ""),
+            "provider_name": settings.OIDC_PROVIDER_NAME,
+        },
     )
+
+
+def _provider_logout_url(request: HttpRequest, id_token: str) -> str:
+    if not oidc.is_configured():
+        return ""
+    try:
+        endpoint = oidc.discover().get("end_session_endpoint")
+    except oidc.ProviderUnavailable:
+        return ""
+    if not (isinstance(endpoint, str) and endpoint.startswith(("https://", "http://"))):
+        return ""
+    query = {
+        "client_id": settings.OIDC_CLIENT_ID,
+        "id_token_hint": id_token,
+        "post_logout_redirect_uri": request.build_absolute_uri(reverse("login")),
+    }
+    return f"{endpoint}?{urlencode(query)}"
 
 
 def _get_team_for_lead(request: HttpRequest, slug: str) -> Team:

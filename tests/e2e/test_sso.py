@@ -76,12 +76,23 @@ def signed_in(page, live_server) -> bool:
     return response.status == 200
 
 
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
 def test_it_goes_from_an_alert_link_through_the_idp_to_the_runbook(
     live_server, phone, idp, samples
 ):
     started = time.monotonic()
     phone.goto(f"{live_server.url}/runbooks/alert/{ALERT}")
     expect(phone.locator("h1")).to_have_text(f"Sign in to open the runbook for {ALERT}")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    expect(phone.locator("#sso-keep")).to_be_checked()
     phone.click("text=Sign in with Example SSO")
     idp_sign_in(phone, "ada")
     phone.wait_for_url(f"{live_server.url}{RUNBOOK}")
