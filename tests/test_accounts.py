@@ -125,6 +125,7 @@ def test_without_local_login_the_password_form_is_hidden(client, sso_only):
 def test_without_local_login_a_password_is_refused(client, trainee, sso_only):
     response = sign_in(client, "trainee")
     assert response.status_code == 200
+    assert "Password sign-in is turned off here" in response.content.decode()
     assert client.get("/profile/").status_code == 302
 
 

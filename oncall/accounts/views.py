@@ -82,7 +82,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return redirect(landing_url(request, next_url))
     sso_configured, sso_down = _sso_state()
     break_glass = (request.POST.get("break_glass") or request.GET.get("break_glass")) == "1"
-    password_allowed = settings.LOCAL_LOGIN or break_glass
+    # A refused POST shows the form again, with the reason next to it.
+    password_allowed = settings.LOCAL_LOGIN or break_glass or request.method == "POST"
     if (
         request.method == "GET"
         and sso_configured

@@ -20,6 +20,7 @@ from tests.stack import free_port
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "oncall"
+MIN_NODE = (20, 19)
 CLIENT_SECRET = "a-long-client-secret-for-the-tests"
 
 
@@ -29,6 +30,15 @@ def _require_node() -> str:
     if not (node and npm):
         message = (
             "Node.js and npm are needed for the OpenID Connect provider: apt-get install nodejs npm"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if tuple(int(n) for n in version.lstrip("v").split(".")[:2]) < MIN_NODE:
+        message = (
+            f"Node.js {version} is too old for oidc-provider: it needs "
+            f"{MIN_NODE[0]}.{MIN_NODE[1]} or newer (Debian 13's nodejs, or NodeSource's)"
         )
         if os.environ.get("CI"):
             pytest.fail(message)
