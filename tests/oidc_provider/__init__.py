@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from tests.stack import free_port
 
@@ -126,7 +127,9 @@ class Provider:
 
 
 def configure(settings, issuer: str, **extra) -> None:
-    """Point the app (this process's settings) at a provider."""
+    """Point the app (this process's settings) at a provider, forgetting what
+    an earlier test's provider on the same port said (or that it was down)."""
+    cache.delete(f"oidc:discovery:{issuer}")
     settings.OIDC_ISSUER = issuer
     settings.OIDC_CLIENT_ID = CLIENT_ID
     settings.OIDC_CLIENT_SECRET = CLIENT_SECRET
