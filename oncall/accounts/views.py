@@ -111,7 +111,6 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             "alertname": waiting_alert(next_url),
             "sso_configured": sso_configured,
             "sso_down": sso_down,
-            "sso_url": _sso_start_url(next_url),
             "provider_name": settings.OIDC_PROVIDER_NAME,
             "password_allowed": password_allowed,
             "break_glass": break_glass,
