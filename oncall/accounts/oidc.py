@@ -213,6 +213,19 @@ def _claim_error(claim: str, problem: str) -> SignInRefused:
     )
 
 
+def _json_type(value: object) -> str:
+    """What a JSON value is, in words a person reading the error page knows."""
+    if isinstance(value, bool):
+        return _("true or false")
+    if isinstance(value, int | float):
+        return _("a number")
+    if isinstance(value, list):
+        return _("a list")
+    if isinstance(value, dict):
+        return _("an object")
+    return type(value).__name__
+
+
 def _text_claim(claims: dict, name: str, *, required: bool, max_length: int) -> str:
     value = claims.get(name)
     if value is None:
@@ -220,7 +233,7 @@ def _text_claim(claims: dict, name: str, *, required: bool, max_length: int) -> 
             raise _claim_error(name, _("it is missing."))
         return ""
     if not isinstance(value, str):
-        raise _claim_error(name, _("it is a %(type)s, not text.") % {"type": type(value).__name__})
+        raise _claim_error(name, _("it is %(type)s, not text.") % {"type": _json_type(value)})
     value = value.strip()
     if required and not value:
         raise _claim_error(name, _("it is empty."))

@@ -204,7 +204,9 @@ def test_a_claim_of_the_wrong_type_is_named(live_server, page, idp, samples):
     page.goto(f"{live_server.url}/accounts/login/")
     page.click("text=Sign in with Example SSO")
     idp_sign_in(page, "numbered")
-    expect(page.locator("[role=alert]")).to_contain_text("“preferred_username” claim: it is a int")
+    expect(page.locator("[role=alert]")).to_contain_text(
+        "“preferred_username” claim: it is a number, not text"
+    )
     assert users() == before
 
 
