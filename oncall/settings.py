@@ -79,6 +79,36 @@ def env_time_zone(name: str, default: str) -> str:
     return value
 
 
+def env_issuer(name: str) -> str:
+    """An OpenID Connect issuer: https, or http on loopback only (a provider on a laptop)."""
+    value = env_url(name, "", ("https", "http")).rstrip("/")
+    if value.startswith("http://") and urlsplit(value).hostname not in (
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    ):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} must use https:// (plain http is allowed on loopback only)"
+        )
+    return value
+
+
+def env_team_groups(name: str) -> list[tuple[str, str, str]]:
+    """``team[:role]=group`` pairs, comma-separated: [(team slug, role, group)]."""
+    pairs = []
+    for item in env_list(name, []):
+        target, sep, group = item.partition("=")
+        team, _colon, role = target.strip().partition(":")
+        role = role.strip() or "member"
+        if not sep or not team.strip() or not group.strip() or role not in ("member", "lead"):
+            raise ImproperlyConfigured(
+                f"{name} holds {item!r}: write team=group or team:lead=group "
+                "(for example payments=oncall-payments,payments:lead=oncall-payments-leads)"
+            )
+        pairs.append((team.strip(), role, group.strip()))
+    return pairs
+
+
 def database_from_url(name: str) -> dict:
     value = env_url(name, "", ("postgres", "postgresql", "sqlite"))
     if not value:
@@ -144,6 +174,7 @@ INSTALLED_APPS = [
     "oncall.readiness",
     "oncall.reminders",
     "oncall.metrics",
+    "oncall.accounts",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +191,7 @@ MIDDLEWARE = [
     # Every page needs a signed-in user unless its view says otherwise
     # (@login_not_required: healthz, sign-in, calendar feeds).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "oncall.accounts.middleware.rolling_session",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -205,6 +237,19 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sign-in throttling counts failures across every worker and machine: in Redis
+# when there is one, otherwise in a table of the database they all share (its
+# table is made by oncall/accounts' first migration).
+THROTTLE_WINDOW = 15 * 60
+CACHES["throttle"] = (
+    {**CACHES["default"], "TIMEOUT": THROTTLE_WINDOW, "KEY_PREFIX": "throttle"}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "accounts_throttle_cache",
+        "TIMEOUT": THROTTLE_WINDOW,
+    }
+)
 
 # Celery (read by oncall/celery.py through the CELERY_ namespace).
 BROKER_DIR = VAR_DIR / "broker"
@@ -279,6 +324,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in through the company's identity provider (OpenID Connect); see docs/sso.md.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "oncall.accounts.oidc.Backend",
+]
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+OIDC_ISSUER = env_issuer("OIDC_ISSUER")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_TEAM_GROUPS = env_team_groups("OIDC_TEAM_GROUPS")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too"
+    )
+if OIDC_ISSUER and "openid" not in OIDC_SCOPES.split():
+    raise ImproperlyConfigured(f"OIDC_SCOPES={OIDC_SCOPES!r} must include openid")
+if not OIDC_ISSUER and not LOCAL_LOGIN:
+    raise ImproperlyConfigured(
+        "LOCAL_LOGIN=false leaves no way to sign in: set OIDC_ISSUER (and its client) too"
+    )
+# A kept session ("keep me signed in on this device") lasts 30 days from the
+# last visit; any other lasts until the browser closes.
+SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

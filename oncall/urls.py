@@ -4,6 +4,8 @@ from django.urls import include, path
 from oncall.metrics.views import metrics
 
 urlpatterns = [
+    # Before teams: sign-in, sign-out and the admin's login are the accounts app's.
+    path("", include("oncall.accounts.urls")),
     path("", include("oncall.teams.urls")),
     path("", include("oncall.readiness.urls")),
     path("runbooks/", include("oncall.runbooks.urls")),

@@ -6,10 +6,19 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 # Views an anonymous visitor may reach: health probes, signing in, calendar
-# apps fetching a feed with its secret token, Alertmanager posting and
-# Prometheus scraping with their bearer tokens (401 without one, see
-# test_alerts_receiver.py and test_metrics.py), and the static fallbacks.
-PUBLIC = {"healthz", "login", "logout", "alerts:alertmanager", "metrics"}
+# the way to and back from the identity provider, apps fetching a feed with
+# its secret token, Alertmanager posting and Prometheus scraping with their
+# bearer tokens (401 without one, see test_alerts_receiver.py and
+# test_metrics.py), and the static fallbacks.
+PUBLIC = {
+    "healthz",
+    "login",
+    "logout",
+    "sso_start",
+    "sso_callback",
+    "alerts:alertmanager",
+    "metrics",
+}
 PUBLIC_PREFIXES = ("shifts:feed",)
 
 

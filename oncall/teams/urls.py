@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from oncall.teams import views
@@ -11,10 +10,4 @@ urlpatterns = [
         views.regenerate_calendar_token,
         name="regenerate_calendar_token",
     ),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

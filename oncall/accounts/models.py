@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oncall.teams.models import Membership, Team
+
+
+class Identity(models.Model):
+    """A person at the identity provider (issuer + subject) and the local user they sign in as.
+
+    Matching on the subject, never on a name or an email that can be reused,
+    keeps a renamed or re-addressed person on the same account.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities"
+    )
+    issuer = models.CharField(_("issuer"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255)
+    created_at = models.DateTimeField(_("first sign-in"), default=timezone.now)
+    last_login_at = models.DateTimeField(_("last sign-in"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="identity_unique_subject")
+        ]
+        permissions = [
+            (
+                "break_glass",
+                _("May sign in with a password when single sign-on is the only way in"),
+            )
+        ]
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class MembershipChange(models.Model):
+    """Who joined or left a team, in which role, and who or what did it."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", _("added")
+        ROLE_CHANGED = "role_changed", _("role changed")
+        REMOVED = "removed", _("removed")
+
+    class Source(models.TextChoices):
+        IDENTITY_PROVIDER = "idp", _("identity provider groups")
+        LEAD = "lead", _("a lead")
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="membership_changes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership_changes"
+    )
+    action = models.CharField(_("action"), max_length=20, choices=Action)
+    role = models.CharField(_("role"), max_length=10, choices=Membership.Role)
+    source = models.CharField(_("source"), max_length=10, choices=Source)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    groups = models.TextField(_("groups"), blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["team", "-at"])]
+        verbose_name = _("membership change")
+        verbose_name_plural = _("membership changes")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.action} in {self.team} ({self.role})"
