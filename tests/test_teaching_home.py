@@ -93,3 +93,19 @@ def test_it_draws_the_teaching_home_in_a_fixed_number_of_queries(
     assert page.count("teaching-list__person") == 12
     assert Onboarding.objects.count() == 12
     assert ShadowShift.objects.count() == 12
+
+
+def test_it_lets_the_mentor_confirm_their_trainees_shift(
+    client_for, mentor, onboarding, team, trainee, primary, django_user_model
+):
+    shift = make_shift(team, trainee, primary, timezone.now() - timedelta(hours=9))
+    page = client_for(mentor).get(shift.get_absolute_url()).content.decode()
+    assert "Confirm it happened" in page
+    client_for(mentor).post(reverse("shifts:done", args=[shift.pk]))
+    shift.refresh_from_db()
+    assert (shift.state, shift.confirmed_by) == (ShadowShift.State.DONE, mentor)
+    # Another member of the team, who mentors nobody here, cannot.
+    other = make_user(django_user_model, "other")
+    Membership.objects.create(user=other, team=team)
+    second = make_shift(team, trainee, primary, timezone.now() - timedelta(days=2))
+    assert client_for(other).post(reverse("shifts:done", args=[second.pk])).status_code == 403

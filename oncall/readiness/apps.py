@@ -11,7 +11,7 @@ class ReadinessConfig(AppConfig):
         # has it on their checklist; runbooks cannot import readiness, so
         # readiness registers the card with it.
         from oncall.readiness.panel import runbook_panel
-        from oncall.readiness.reconcile import on_revisions_change, on_shift_change
+        from oncall.readiness.reconcile import is_mentor_for, on_revisions_change, on_shift_change
         from oncall.runbooks import changes, panels
         from oncall.shifts import schedule
 
@@ -19,4 +19,6 @@ class ReadinessConfig(AppConfig):
         # Stored readiness changes in the same transaction as the shifts and
         # runbook revisions it derives from (see reconcile.py).
         schedule.on_shifts_changed(on_shift_change)
+        # The trainee's mentor vouches for their shifts as the primary does.
+        schedule.also_vouches(is_mentor_for)
         changes.on_revisions_changed(on_revisions_change)

@@ -156,6 +156,17 @@ def _shift_words(shift: ShadowShift, onboarding: Onboarding) -> str:
     }
 
 
+def is_mentor_for(user, shift: ShadowShift) -> bool:
+    """``user`` mentors the shift's trainee in an onboarding of that team still going on."""
+    return (
+        Onboarding.objects.filter(
+            mentor_id=user.pk, engineer_id=shift.trainee_id, team_id=shift.team_id
+        )
+        .exclude(state=Onboarding.State.CLEARED)
+        .exists()
+    )
+
+
 def on_revisions_change(runbook_ids: Iterable[int]) -> int:
     """A sync gave runbooks new revisions: reconcile the onboardings that read them.
 

@@ -85,6 +85,23 @@ def _record_change(
     return change
 
 
+# Apps above shifts may name more people who vouch that a shift happened
+# (readiness: the trainee's mentor). Each takes (user, shift) and says yes or no.
+_vouchers: list[Callable[[AbstractBaseUser, ShadowShift], bool]] = []
+
+
+def also_vouches(check: Callable[[AbstractBaseUser, ShadowShift], bool]) -> None:
+    if check not in _vouchers:
+        _vouchers.append(check)
+
+
+def may_confirm(shift: ShadowShift, user: AbstractBaseUser, *, lead: bool) -> bool:
+    """The primary, a lead, or someone an app above vouches for; never the trainee."""
+    if user.pk == shift.trainee_id:
+        return False
+    return shift.may_confirm(user, lead=lead) or any(check(user, shift) for check in _vouchers)
+
+
 def find_clash(
     *,
     occurrences: list[Occurrence],
@@ -281,7 +298,7 @@ def cancel_shifts(*, shifts: list[ShadowShift], by: AbstractBaseUser | None = No
 @transaction.atomic
 def confirm_shift(*, shift: ShadowShift, by: AbstractBaseUser, lead: bool) -> None:
     """The primary or a lead confirms the shift happened: from now on it counts."""
-    if not shift.may_confirm(by, lead=lead):
+    if not may_confirm(shift, by, lead=lead):
         raise ShiftError(
             _("The primary or a lead confirms a shift; record that you attended instead.")
         )

@@ -26,6 +26,7 @@ from oncall.shifts.schedule import (
     apply_moves,
     cancel_shifts,
     confirm_shift,
+    may_confirm,
     record_attendance,
     schedule_shifts,
     this_and_following,
@@ -33,6 +34,7 @@ from oncall.shifts.schedule import (
 from oncall.teams.access import is_lead, teams_led_by, teams_of
 from oncall.teams.models import Team
 from oncall.teams.people import display_name
+from oncall.teams.subscribe import subscription
 
 
 def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
@@ -176,7 +178,7 @@ def _render_detail(
         "viewer_tz": user.profile.tz,
         "is_lead": lead,
         "may_take_part": _may_take_part(user, shift, lead=lead),
-        "may_confirm": shift.may_confirm(user, lead=lead),
+        "may_confirm": may_confirm(shift, user, lead=lead),
         "form": form,
         "answer_form": answer_form,
         "series_count": series_count,
@@ -243,13 +245,14 @@ def answer(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def mark_done(request: HttpRequest, pk: int) -> HttpResponse:
-    """The primary or a lead confirms the shift happened; the trainee records attending."""
+    """The primary, the mentor or a lead confirms the shift happened; the trainee records attending."""
     shift = _get_shift_for_user(request, pk)
     lead = is_lead(request.user, shift.team)
-    if not _may_take_part(request.user, shift, lead=lead):
+    vouches = may_confirm(shift, request.user, lead=lead)
+    if not (vouches or _may_take_part(request.user, shift, lead=lead)):
         raise PermissionDenied
     try:
-        if shift.may_confirm(request.user, lead=lead):
+        if vouches:
             confirm_shift(shift=shift, by=request.user, lead=lead)
             messages.success(request, _("Confirmed: the shift counts toward readiness."))
         else:
@@ -298,16 +301,6 @@ def dismiss_flags(request: HttpRequest, runbook_pk: int) -> HttpResponse:
         FlagsDismissed.objects.create(runbook=runbook, by=request.user, note=note)
         messages.success(request, _("Flags dismissed."))
     return redirect(runbook.get_absolute_url())
-
-
-def subscription(url: str) -> dict[str, str]:
-    """A feed URL, and the same as a webcal:// link and an "Add to Google Calendar" link."""
-    webcal = "webcal://" + url.split("://", 1)[1]
-    return {
-        "url": url,
-        "webcal": webcal,
-        "google": "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
-    }
 
 
 def _team_led_by(request: HttpRequest, slug: str | None) -> tuple[Team, list[Team]]:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from oncall.teams import health, ratelimit
 from oncall.teams.forms import ProfileForm
+from oncall.teams.subscribe import subscription
 
 # A new calendar link is cheap for us, but each one breaks every subscribed
 # calendar: a handful an hour covers a leak and a mistake.
@@ -29,9 +30,12 @@ def render_profile(request: HttpRequest, form: ProfileForm | None = None, *, sta
     profile = request.user.profile
     if form is None:
         form = ProfileForm(instance=profile)
-    feed_url = request.build_absolute_uri(f"/shifts/feed/{profile.calendar_token}.ics")
+    feed = subscription(request.build_absolute_uri(f"/shifts/feed/{profile.calendar_token}.ics"))
     response = render(
-        request, "teams/profile.html", {"form": form, "feed_url": feed_url}, status=status
+        request,
+        "teams/profile.html",
+        {"form": form, "feed_url": feed["url"], "feed": feed},
+        status=status,
     )
     add_never_cache_headers(response)  # Cache-Control: no-store, among others
     return response
