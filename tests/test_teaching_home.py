@@ -109,3 +109,16 @@ def test_it_lets_the_mentor_confirm_their_trainees_shift(
     Membership.objects.create(user=other, team=team)
     second = make_shift(team, trainee, primary, timezone.now() - timedelta(days=2))
     assert client_for(other).post(reverse("shifts:done", args=[second.pk])).status_code == 403
+
+
+def test_it_lets_the_mentor_leave_a_note_that_is_not_progress(client_for, mentor, onboarding):
+    before = Onboarding.objects.get(pk=onboarding.pk).last_activity_at
+    url = reverse("readiness:comment", args=[onboarding.pk])
+    client_for(mentor).post(url, {"note": "Good questions on Tuesday's shift."})
+    page = client_for(mentor).get(onboarding.get_absolute_url()).content.decode()
+    assert (
+        "Good questions on Tuesday’s shift." in page
+        or "Good questions on Tuesday&#x27;s shift." in page
+    )
+    assert Onboarding.objects.get(pk=onboarding.pk).last_activity_at == before
+    assert onboarding.activities.get(verb="comment").actor == mentor

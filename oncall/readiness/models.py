@@ -205,18 +205,21 @@ class Onboarding(models.Model):
         """The progress figure, as stored by the last reconcile (see ``gate.progress_percent``)."""
         return progress_percent(self.required_done, self.required_total)
 
-    def log(self, verb: str, *, actor=None, item=None, note: str = "", at=None) -> "Activity":
+    def log(
+        self, verb: str, *, actor=None, item=None, note: str = "", at=None, progress: bool = True
+    ) -> "Activity":
         """Record one thing that happened; people's actions count as activity.
 
         A system event (a runbook changed under a read item) has no actor and
         leaves ``last_activity_at`` alone: it is not progress, and a stalled
-        onboarding must stay stalled.
+        onboarding must stay stalled. So does a note from someone else
+        (``progress=False``).
         """
         at = at or timezone.now()
         activity = Activity.objects.create(
             onboarding=self, item=item, actor=actor, verb=verb, note=note, at=at
         )
-        if actor is not None:
+        if actor is not None and progress:
             self.last_activity_at = at
             Onboarding.objects.filter(pk=self.pk).update(last_activity_at=at)
         return activity
@@ -425,6 +428,7 @@ class Activity(models.Model):
         SHIFT_ATTENDED = "shift_attended", _("recorded attending a shift:")
         SHIFT_CONFIRMED = "shift_confirmed", _("confirmed a shift:")
         SHIFT_CANCELLED = "shift_cancelled", _("cancelled a shift:")
+        COMMENT = "comment", _("wrote:")
 
     onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="activities")
     item = models.ForeignKey(

@@ -133,6 +133,11 @@ def note_item(*, item: ItemProgress, by, note: str) -> None:
         reconcile(item.onboarding)
 
 
+def comment(*, onboarding: Onboarding, by, note: str) -> None:
+    """A note on the onboarding as a whole (a mentor's word, a lead's): activity, not evidence."""
+    onboarding.log(Verb.COMMENT, actor=by, note=note, progress=by.pk == onboarding.engineer_id)
+
+
 def _log_withdrawn(item: ItemProgress, *, by, signer) -> None:
     item.onboarding.log(
         Verb.SIGNOFF_WITHDRAWN,

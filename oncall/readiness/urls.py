@@ -13,6 +13,7 @@ urlpatterns = [
         name="sign_off",
     ),
     path("onboardings/<int:pk>/clear/", views.clear, name="clear"),
+    path("onboardings/<int:pk>/comment/", views.comment, name="comment"),
     path("onboardings/<int:pk>/reopen/", views.reopen, name="reopen"),
     path("readiness/runbooks/<int:runbook_pk>/read/", views.mark_read, name="mark_read"),
     path("teams/<slug:slug>/readiness/", views.team_dashboard, name="dashboard"),

@@ -197,8 +197,9 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
         "unconfirmed": _shifts_waiting_for_confirmation(onboarding),
         "viewer_is_engineer": onboarding.engineer_id == request.user.pk,
         "viewer_is_lead": viewer_is_lead,
-        # A mentor reads along; the engineer and the team's leads act.
+        # A mentor reads along (and leaves notes); the engineer and the team's leads act.
         "can_act": viewer_is_lead or onboarding.engineer_id == request.user.pk,
+        "viewer_is_mentor": onboarding.mentor_id == request.user.pk,
         "can_clear": viewer_is_lead
         and result.passed
         and not onboarding.is_cleared
@@ -325,6 +326,21 @@ def reopen(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("The onboarding is open again."))
     return redirect(onboarding.get_absolute_url())
+
+
+@login_required
+@require_POST
+def comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """A mentor's or a lead's note on the onboarding: an activity, not evidence on an item."""
+    onboarding = _get_onboarding_for_user(request, pk)
+    form = ActionNoteForm(request.POST)
+    note = form.cleaned_data["note"].strip() if form.is_valid() else ""
+    if not note:
+        messages.error(request, _("Write the note first."))
+    else:
+        progress.comment(onboarding=onboarding, by=request.user, note=note)
+        messages.success(request, _("Note added to the activity."))
+    return redirect(f"{onboarding.get_absolute_url()}#activity-title")
 
 
 @login_required
