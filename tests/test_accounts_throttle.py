@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -106,7 +107,8 @@ def gunicorn(tmp_path):
         "shell",
         "-c",
         f"from django.contrib.auth.models import User; "
-        f"User.objects.create_user('trainee', password='{PASSWORD}')",
+        f"User.objects.create_user('trainee', password='{PASSWORD}'); "
+        f"User.objects.create_user('busy', password='{PASSWORD}')",
     )
     port = free_port()
     log = tmp_path / "access.log"
@@ -161,8 +163,10 @@ def _post(url: str, username: str, password: str) -> requests.Response:
         )
 
 
-def _workers(log) -> set[str]:
-    return {line.split()[0] for line in log.read_text().splitlines() if " POST " in line}
+def _workers(log, status: str = "") -> set[str]:
+    """The workers that answered sign-in POSTs (with ``status``, when given)."""
+    lines = [line.split() for line in log.read_text().splitlines() if " POST " in line]
+    return {fields[0] for fields in lines if not status or fields[-1] == status}
 
 
 @pytest.mark.slow
@@ -171,12 +175,17 @@ def test_two_gunicorn_workers_share_the_count(gunicorn):
     user = "trainee"
     statuses = [_post(url, user, "wrong").status_code for _ in range(throttle.USERNAME_LIMIT)]
     assert statuses == [200] * throttle.USERNAME_LIMIT
-    # More attempts until both workers have answered one: every one is refused,
-    # whichever worker counted the failures.
+    # More attempts until both workers have refused one, whichever worker counted
+    # the failures. A right password for someone else hashes it (about 0.3 s),
+    # keeping one worker busy so that the attempt beside it goes to the other.
     refused = []
     for _ in range(30):
+        busy = threading.Thread(target=_post, args=(url, "busy", PASSWORD))
+        busy.start()
+        time.sleep(0.1)
         refused.append(_post(url, user, "wrong").status_code)
-        if len(_workers(log)) == 2 and len(refused) >= 3:
+        busy.join()
+        if len(_workers(log, "429")) == 2 and len(refused) >= 3:
             break
-    assert len(_workers(log)) == 2, "one worker took every request"
+    assert len(_workers(log, "429")) == 2, "one worker refused every attempt"
     assert set(refused) == {429}

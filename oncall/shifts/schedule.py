@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -152,49 +152,65 @@ def schedule_shifts(
     if clash:
         raise ClashError(clash)
     series = uuid.uuid4() if len(occurrences) > 1 else None
-    shifts = [
-        ShadowShift(
-            team=team,
-            trainee=trainee,
-            primary=primary,
-            kind=kind,
-            starts_at=o.starts_at,
-            ends_at=o.ends_at,
-            time_zone=time_zone,
-            series=series,
-            created_by=created_by,
+
+    def write() -> list[ShadowShift]:
+        shifts = ShadowShift.objects.bulk_create(
+            ShadowShift(
+                team=team,
+                trainee=trainee,
+                primary=primary,
+                kind=kind,
+                starts_at=o.starts_at,
+                ends_at=o.ends_at,
+                time_zone=time_zone,
+                series=series,
+                created_by=created_by,
+            )
+            for o in occurrences
         )
-        for o in occurrences
-    ]
-    with _no_overlap(occurrences, [trainee, primary]):
-        shifts = ShadowShift.objects.bulk_create(shifts)
         Booking.objects.bulk_create(b for shift in shifts for b in Booking.for_shift(shift))
+        return shifts
+
+    shifts = _without_overlap(write, occurrences, [trainee, primary])
     _record_change(ScheduleChange.What.SCHEDULED, shifts, created_by)
     shifts_changed(ShiftChange("scheduled", shifts, created_by))
     return shifts
 
 
-class _no_overlap:
-    """Turn the database's overlap refusal (PostgreSQL's exclusion constraint,
-    hit by a concurrent save the in-transaction check could not see yet) into
-    a ``ClashError`` naming the shift that won."""
+# A save that lost a deadlock on the bookings tries again this many times.
+DEADLOCK_RETRIES = 3
 
-    def __init__(self, occurrences, people, exclude=()):
-        self.occurrences, self.people, self.exclude = occurrences, people, exclude
-        self.savepoint = transaction.atomic()
 
-    def __enter__(self):
-        self.savepoint.__enter__()
+def _without_overlap(write, occurrences, people, exclude=()):
+    """Run ``write`` in a savepoint; the database's overlap refusal becomes ``ClashError``.
 
-    def __exit__(self, exc_type, exc, tb):
-        self.savepoint.__exit__(exc_type, exc, tb)
-        refused = exc_type is not None and issubclass(exc_type, IntegrityError)
-        if refused and "booking_no_overlap" in str(exc):
-            clash = find_clash(
-                occurrences=self.occurrences, people=self.people, exclude=self.exclude
-            )
-            raise ClashError(clash) from exc
-        return False
+    1. PostgreSQL's exclusion constraint refuses a booking that overlaps one
+       a concurrent save committed (the in-transaction check could not see it
+       yet): ``ClashError`` names the shift that won.
+    2. Two saves racing each other can also deadlock on the constraint (each
+       waits for the other's uncommitted booking), and PostgreSQL aborts one.
+       That one writes again: now it waits for the winner to commit, then
+       meets the refusal of step 1.
+    """
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError as e:
+            if "booking_no_overlap" not in str(e):
+                raise
+            clash = find_clash(occurrences=occurrences, people=people, exclude=exclude)
+            raise ClashError(clash) from e
+        except OperationalError as e:
+            if _is_deadlock(e) and attempt < DEADLOCK_RETRIES:
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    # PostgreSQL's SQLSTATE 40P01, as psycopg reports it.
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"
 
 
 def this_and_following(shift: ShadowShift) -> list[ShadowShift]:
@@ -266,7 +282,8 @@ def apply_moves(
     clash = find_clash(occurrences=occurrences, people=[trainee, primary], exclude=moved)
     if clash:
         raise ClashError(clash)
-    with _no_overlap(occurrences, [trainee, primary], exclude=moved):
+
+    def write() -> None:
         for shift, occurrence in plan:
             shift.reschedule(
                 starts_at=occurrence.starts_at,
@@ -276,6 +293,8 @@ def apply_moves(
                 kind=kind,
                 time_zone=time_zone,
             )
+
+    _without_overlap(write, occurrences, [trainee, primary], exclude=moved)
     moved_shifts = [shift for shift, _o in plan]
     _record_change(ScheduleChange.What.MOVED, moved_shifts, by, before=before, former=former_people)
     shifts_changed(ShiftChange("moved", moved_shifts, by, former))
@@ -326,6 +345,5 @@ def save_edited(
 ) -> None:
     """A shift changed field by field (the admin): bump SEQUENCE, re-book, tell listeners."""
     shift.bump_sequence()
-    with _no_overlap([], []):
-        shift.book()
+    _without_overlap(shift.book, [], [])
     shifts_changed(ShiftChange("edited", [shift], by, former))
