@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from oncall.teams.models import Membership, Team
+from tests.stack import need
 
 PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +108,5 @@ def client_for(client):
 
 @pytest.fixture
 def corpus_dir():
-    if not CORPUS.is_dir():
-        pytest.skip(f"the kube-prometheus corpus is not at {CORPUS} (outside this workplace)")
+    need(CORPUS.is_dir(), f"the kube-prometheus corpus is not at {CORPUS} (outside this workplace)")
     return CORPUS

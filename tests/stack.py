@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,3 +95,14 @@ def manage(env: dict, *args: str, timeout: float = 120) -> str:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def need(found: bool, message: str) -> None:
+    """Go on only with a part the test must run against: under CI (which installs
+    it, see .ci/run) a missing part fails the run; on a laptop it skips, saying
+    what to install."""
+    if found:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI installs it: .ci/run)")
+    pytest.skip(message)

@@ -15,6 +15,7 @@ from oncall.alerts.models import AlertOccurrence
 from oncall.runbooks.models import AlertName, Runbook
 from oncall.runbooks.sync import sync_folders
 from tests.conftest import ROOT
+from tests.stack import need
 
 RULES = ROOT.parent / "shared" / "corpora" / "kube-prometheus-rules"
 
@@ -132,8 +133,7 @@ def expected_pair_numbers(rules_dir, runbooks_dir):
 
 
 def test_runbook_coverage_gives_the_true_numbers_for_the_kube_prometheus_pair(db, corpus_dir):
-    if not RULES.is_dir():
-        pytest.skip(f"the kube-prometheus rules are not at {RULES} (outside this workplace)")
+    need(RULES.is_dir(), f"the kube-prometheus rules are not at {RULES} (outside this workplace)")
     sync_folders([corpus_dir])
     rules, total, covered, missing, ambiguous = expected_pair_numbers(RULES, corpus_dir)
     assert rules == 139  # the corpus README's count of alerting rules

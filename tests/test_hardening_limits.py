@@ -15,8 +15,7 @@ from django.core.cache.backends.redis import RedisCache
 
 from oncall.reminders.models import Reminder
 from oncall.teams import ratelimit
-from tests.test_reminders_faults import wait_until
-from tests.test_reminders_peers import free_port
+from tests.stack import free_port, wait_until
 
 
 @pytest.fixture(autouse=True)

@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_reminders_faults import StackDatabase, wait_until
-from tests.test_reminders_peers import free_port
+from tests.stack import StackDatabase, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))

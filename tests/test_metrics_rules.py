@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.management import call_command
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.stack import need
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "docs" / "prometheus-rules.yml"
 RULE_TESTS = ROOT / "tests" / "prometheus" / "oncall-rules.test.yml"
@@ -31,8 +33,7 @@ def alert_rules() -> list[dict]:
 @pytest.fixture
 def promtool():
     found = shutil.which("promtool")
-    if found is None:
-        pytest.skip("promtool is not installed (Debian package: prometheus)")
+    need(found is not None, "promtool is not installed: apt-get install -y prometheus")
     return found
 
 

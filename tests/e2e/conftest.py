@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.stack import need
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -30,10 +31,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {CHROMIUM}; CI installs it (.ci/run)")
-        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    need(os.path.exists(CHROMIUM), f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

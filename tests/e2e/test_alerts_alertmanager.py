@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_reminders_faults import Stack, wait_until
-from tests.test_reminders_peers import SmtpSink, free_port
+from tests.stack import free_port, need, wait_until
+from tests.test_reminders_faults import Stack
+from tests.test_reminders_peers import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
@@ -105,10 +106,7 @@ def answers(url: str) -> bool:
 
 @pytest.fixture
 def stack(tmp_path):
-    if not os.path.exists(ALERTMANAGER):
-        if os.environ.get("CI"):
-            pytest.fail(f"Alertmanager is missing at {ALERTMANAGER}; CI installs it (.ci/run)")
-        pytest.skip("apt-get install -y prometheus-alertmanager")
+    need(os.path.exists(ALERTMANAGER), "apt-get install -y prometheus-alertmanager")
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     stack = Stack(tmp_path)
     sink = SmtpSink().start()
@@ -273,10 +271,7 @@ groups:
 
 def test_a_rule_firing_in_prometheus_reaches_the_trainee_once(stack, tmp_path):
     """Prometheus evaluates a rule that always fires and sends it to Alertmanager."""
-    if not os.path.exists(PROMETHEUS):
-        if os.environ.get("CI"):
-            pytest.fail(f"Prometheus is missing at {PROMETHEUS}; CI installs it (.ci/run)")
-        pytest.skip("apt-get install -y prometheus")
+    need(os.path.exists(PROMETHEUS), "apt-get install -y prometheus")
     db, sink = stack["stack"].db, stack["sink"]
     rules = tmp_path / "rules.yml"
     rules.write_text(PROMETHEUS_RULES.replace("{site}", stack["site"]))
