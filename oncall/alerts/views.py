@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -183,13 +183,9 @@ def revoke_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
     """The shift, if the user is its trainee or primary, a member of its team, or staff."""
-    shifts = ShadowShift.objects.select_related("team")
-    user = request.user
-    if not user.is_staff:
-        shifts = shifts.filter(
-            Q(trainee=user) | Q(primary=user) | Q(team__memberships__user=user)
-        ).distinct()
-    return get_object_or_404(shifts, pk=pk)
+    return get_object_or_404(
+        ShadowShift.objects.visible_to(request.user).select_related("team"), pk=pk
+    )
 
 
 @login_required

@@ -20,6 +20,14 @@ class ShadowShiftQuerySet(models.QuerySet):
         """Shifts where ``user`` is the trainee or the primary."""
         return self.filter(models.Q(trainee=user) | models.Q(primary=user))
 
+    def visible_to(self, user) -> "ShadowShiftQuerySet":
+        """Shifts ``user`` may see: as trainee or primary, as a member of the team, or staff."""
+        if user.is_staff:
+            return self
+        return self.filter(
+            models.Q(trainee=user) | models.Q(primary=user) | models.Q(team__memberships__user=user)
+        ).distinct()
+
     def upcoming(self, now: datetime | None = None) -> "ShadowShiftQuerySet":
         """Scheduled shifts that have not ended yet (including one on now)."""
         return self.filter(state=ShadowShift.State.SCHEDULED, ends_at__gt=now or timezone.now())

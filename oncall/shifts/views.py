@@ -5,7 +5,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,13 +38,10 @@ from oncall.teams.subscribe import subscription
 
 def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
     """The shift, if the user is its trainee or primary, a member of its team, or staff."""
-    shifts = ShadowShift.objects.select_related("team", "trainee", "primary", "confirmed_by")
-    user = request.user
-    if not user.is_staff:
-        shifts = shifts.filter(
-            Q(trainee=user) | Q(primary=user) | Q(team__memberships__user=user)
-        ).distinct()
-    return get_object_or_404(shifts, pk=pk)
+    shifts = ShadowShift.objects.visible_to(request.user)
+    return get_object_or_404(
+        shifts.select_related("team", "trainee", "primary", "confirmed_by"), pk=pk
+    )
 
 
 def _may_take_part(user, shift: ShadowShift, *, lead: bool) -> bool:
