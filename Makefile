@@ -55,8 +55,8 @@ run: install
 	@echo "    admin    - staff, for /admin/"
 	@echo "  Health: http://127.0.0.1:$(PORT)/healthz"
 	@echo
-	@# Ctrl-C ends honcho with 130: that is the way to stop, not an error to report.
-	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT); \
+	@# serve exits 0 on Ctrl-C; 130 if make itself was interrupted first.
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python manage.py serve; \
 		status=$$?; [ $$status -eq 0 ] || [ $$status -eq 130 ] || exit $$status
 
 test: install

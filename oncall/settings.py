@@ -281,7 +281,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Bounded retries for every task unless it says otherwise.
 CELERY_TASK_ANNOTATIONS = {"*": {"max_retries": 5, "default_retry_delay": 30}}
 
-# Email: SMTP when EMAIL_HOST is set, otherwise printed on the console.
+# Email: SMTP when EMAIL_HOST is set, otherwise each message is saved under var/mail/
+# and the log names it (oncall/teams/devmail.py).
 _email_host = env_str("EMAIL_HOST")
 if _email_host:
     MAILERS = {
@@ -298,7 +299,12 @@ if _email_host:
         }
     }
 else:
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    MAILERS = {
+        "default": {
+            "BACKEND": "oncall.teams.devmail.EmailBackend",
+            "OPTIONS": {"folder": str(VAR_DIR / "mail")},
+        }
+    }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "oncall <oncall@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
