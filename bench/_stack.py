@@ -55,6 +55,23 @@ def procfile() -> dict[str, list[str]]:
     return commands
 
 
+def procfile_command(name: str, *, port: int, var: Path) -> list[str]:
+    """The Procfile's command for ``name``, with ``$PORT`` filled in and var/ moved to ``var``."""
+    command = [part.replace("$PORT", str(port)) for part in procfile()[name]]
+    return [str(var / part[4:]) if part.startswith("var/") else part for part in command]
+
+
+def responds(url: str) -> bool:
+    """Any HTTP answer at all from ``url``: the server is up, whatever it says."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
 def healthy_but_beat(url: str) -> bool:
     """/healthz at ``url`` finds the database and the broker well (beat may be young)."""
     try:
@@ -142,17 +159,9 @@ class Stack:
 
     def start_procfile(self, port: int) -> str:
         """web, worker and beat as the Procfile runs them; the site's URL once it answers."""
-        var = self.folder / "var"
         self.env["PORT"] = str(port)
-        for name, command in procfile().items():
-            command = [
-                str(port)
-                if part == "$PORT"
-                else part.replace("127.0.0.1:$PORT", f"127.0.0.1:{port}")
-                for part in command
-            ]
-            command = [str(var / part[4:]) if part.startswith("var/") else part for part in command]
-            self.start(command, name)
+        for name in procfile():
+            self.start(procfile_command(name, port=port, var=self.folder / "var"), name)
         url = f"http://127.0.0.1:{port}"
         # /healthz wants beat's first heartbeat, a minute away: ready here means
         # the database and the broker answer the web, and the worker says ready.
