@@ -45,6 +45,30 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants,
+    from /proc (0 where there is none)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, used = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        # utime, stime, and those of its children already reaped
+        used[pid] = sum(int(value) for value in fields[11:15])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parent.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(used.get(pid, 0) for pid in tree) / ticks
+
+
 def procfile() -> dict[str, list[str]]:
     """The Procfile's commands by process name, split as a shell would."""
     commands = {}
@@ -107,6 +131,7 @@ class Stack:
         self.configuration = configuration
         self.folder = Path(tempfile.mkdtemp(prefix=f"oncall-bench-{label}-"))
         self.processes: list[subprocess.Popen] = []
+        self.named: dict[str, subprocess.Popen] = {}
         saved = os.environ.get("DATABASE_URL")
         if configuration == "deployed":
             os.environ["DATABASE_URL"] = saved or POSTGRES_URL
@@ -130,6 +155,10 @@ class Stack:
             **extra_env,
         )
         self.env.pop("REDIS_URL", None)
+        if configuration == "embedded":
+            # The laptop's default to the letter: no DATABASE_URL, the file under var/.
+            self.env.pop("DATABASE_URL")
+            self.db.path = self.folder / "var" / "oncall.sqlite3"
         if configuration == "deployed":
             redis_port = free_port()
             self.start(
@@ -155,7 +184,12 @@ class Stack:
             start_new_session=True,
         )  # fmt: skip
         self.processes.append(process)
+        self.named[name] = process
         return process
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each process of the stack, with its children."""
+        return {name: cpu_seconds(process.pid) for name, process in self.named.items()}
 
     def start_procfile(self, port: int) -> str:
         """web, worker and beat as the Procfile runs them; the site's URL once it answers."""

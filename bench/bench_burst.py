@@ -123,8 +123,11 @@ def load(config_path: str, result_path: str) -> None:
     port, slug = config["port"], config["slug"]
     headers = {"X-Forwarded-Proto": "https", "Host": f"127.0.0.1:{port}"}
     lock = threading.Lock()
-    pages: list[tuple[float, float, int, str]] = []  # (lag, latency, status, error)
-    alerts: list[tuple[float, float, int, str]] = []
+    # (lag, latency, status, error, wall-clock start) of each request
+    pages: list[tuple[float, float, int, str, float]] = []
+    alerts: list[tuple[float, float, int, str, float]] = []
+    t0 = time.monotonic() + 0.5
+    wall0 = time.time() + 0.5
 
     def get(cookie: str) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
@@ -175,18 +178,22 @@ def load(config_path: str, result_path: str) -> None:
             status, error = 0, f"{e.__class__.__name__}: {e}"
         latency = time.monotonic() - started
         with lock:
-            into.append((started - scheduled, latency, status, error))
+            into.append((started - scheduled, latency, status, error, started - t0 + wall0))
 
-    def client(n: int, t0: float) -> None:
+    def client(n: int) -> None:
         rng = random.Random(n)
         opened = t0 + rng.uniform(0, OPEN_WITHIN)
         at = opened
         while at < opened + READ_FOR:
-            time.sleep(max(0.0, at - time.monotonic()))
-            timed(get, pages, at, config["cookies"][n])
+            # A reader waits for the page before reading on: behind schedule
+            # (a slow answer) the next request goes at once, and its lag
+            # counts from then, so lag is this process's delay alone.
+            due = max(at, time.monotonic())
+            time.sleep(max(0.0, due - time.monotonic()))
+            timed(get, pages, due, config["cookies"][n])
             at += rng.uniform(*READ_EVERY)
 
-    def alert_stream(t0: float) -> None:
+    def alert_stream() -> None:
         # One poster per second's worth of alerts would fall behind if a post
         # took longer than 50 ms; a small pool keeps the schedule.
         end = t0 + OPEN_WITHIN + READ_FOR
@@ -199,8 +206,9 @@ def load(config_path: str, result_path: str) -> None:
                 at = t0 + n / ALERTS_PER_SECOND
                 if at >= end:
                     return
-                time.sleep(max(0.0, at - time.monotonic()))
-                timed(post_alert, alerts, at, n)
+                due = max(at, time.monotonic())
+                time.sleep(max(0.0, due - time.monotonic()))
+                timed(post_alert, alerts, due, n)
 
         threads = [threading.Thread(target=poster) for _ in range(8)]
         for thread in threads:
@@ -208,10 +216,9 @@ def load(config_path: str, result_path: str) -> None:
         for thread in threads:
             thread.join()
 
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    t0 = time.monotonic() + 0.5
-    threads = [threading.Thread(target=client, args=(n, t0)) for n in range(len(config["cookies"]))]
-    threads.append(threading.Thread(target=alert_stream, args=(t0,)))
+    cpu0, clock0 = time.process_time(), time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(config["cookies"]))]
+    threads.append(threading.Thread(target=alert_stream))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -222,7 +229,7 @@ def load(config_path: str, result_path: str) -> None:
                 "pages": pages,
                 "alerts": alerts,
                 "cpu": time.process_time() - cpu0,
-                "wall": time.monotonic() - wall0,
+                "wall": time.monotonic() - clock0,
             }
         )  # fmt: skip
     )
@@ -312,6 +319,7 @@ def run(configuration: str) -> dict:
         generator = subprocess.Popen(
             [sys.executable, __file__, "--load", str(config), str(result)], cwd=ROOT
         )
+        cpu_before, clock_before = stack.cpu(), time.monotonic()
         stack.manage("shell", code=RESCHEDULE)
         generator.wait(timeout=OPEN_WITHIN + READ_FOR + 2 * TIMEOUT + 60)
         if generator.returncode:
@@ -326,7 +334,15 @@ def run(configuration: str) -> dict:
         last_due = _aware(stack.db.query("SELECT MAX(due_at) FROM reminders_reminder")[0][0])
         remaining = DRAIN_FOR - (datetime.now(UTC) - last_due).total_seconds()
         wait_until(all_sent, max(0.0, remaining), interval=1.0)
+        cpu = {name: used - cpu_before.get(name, 0.0) for name, used in stack.cpu().items()}
+        cpu_clock = time.monotonic() - clock_before
         late, sent = lateness(stack, datetime.now(UTC))
+        sending = {
+            int(_aware(at).timestamp())
+            for (at,) in stack.db.query(
+                "SELECT sent_at FROM reminders_reminder WHERE sent_at IS NOT NULL"
+            )
+        }
         return {
             "label": stack.label,
             "base": base,
@@ -339,6 +355,9 @@ def run(configuration: str) -> dict:
             "sink": sink.count,
             "stored_alerts": stack.db.query("SELECT COUNT(*) FROM alerts_alertoccurrence")[0][0],
             "machine_before": before,
+            "cpu_stack": cpu,
+            "cpu_clock": cpu_clock,
+            "sending": sending,
             "machine": machine(),
             "logs": {name: stack.log(name)[-2000:] for name in ("web", "worker", "beat")},
         }
@@ -350,11 +369,13 @@ def run(configuration: str) -> dict:
 def report(figures: dict) -> None:
     label = figures["label"]
     pages = figures["pages"]
-    latencies = [latency for _lag, latency, _status, _error in pages]
-    errors = [f"{status} {error}".strip() for _lag, _l, status, error in pages if status != 200]
+    latencies = [latency for _lag, latency, *_rest in pages]
+    errors = [
+        f"{status} {error}".strip() for _lag, _l, status, error, _at in pages if status != 200
+    ]
     alert_errors = [
         f"{status} {error}".strip()
-        for _lag, _l, status, error in figures["alerts"]
+        for _lag, _l, status, error, _at in figures["alerts"]
         if status != 200
     ]
     lags = [lag for lag, *_rest in pages + figures["alerts"]]
@@ -397,6 +418,24 @@ def report(figures: dict) -> None:
         f"p50 {ms(lags, 50):.1f} ms, p99 {ms(lags, 99):.1f} ms"
     )
     print(f"[{label}]   {figures['machine']} (at the end of the burst)")
+    seconds = figures["cpu_clock"]
+    used = ", ".join(
+        f"{name} {value:.1f} s ({value / seconds:.0%})"
+        for name, value in figures["cpu_stack"].items()
+    )
+    print(
+        f"[{label}]   CPU used in the {seconds:.0f} s from the burst's start to the last "
+        f"reminder sent (share of one core): {used}"
+    )
+    during = [r[1] for r in pages if int(r[4]) in figures["sending"]]
+    outside = [r[1] for r in pages if int(r[4]) not in figures["sending"]]
+    if during and outside:
+        print(
+            f"[{label}]   page p50/p95 in the seconds the worker was sending reminders: "
+            f"{statistics.median(during) * 1000:.0f}/{ms(during, 95):.0f} ms ({len(during)} pages); "
+            f"in the others: {statistics.median(outside) * 1000:.0f}/{ms(outside, 95):.0f} ms "
+            f"({len(outside)} pages)"
+        )
     if total_errors or p99 > TARGET_LATENESS_P99:
         for name, text in figures["logs"].items():
             if text.strip():
@@ -422,7 +461,7 @@ def main(configurations: list[str]) -> None:
             ("page p50 ms", lambda f: statistics.median(_latencies(f)) * 1000),
             ("page p95 ms", lambda f: ms(_latencies(f), 95)),
             ("page p99 ms", lambda f: ms(_latencies(f), 99)),
-            ("errors", lambda f: sum(s != 200 for _a, _b, s, _e in f["pages"] + f["alerts"])),
+            ("errors", lambda f: sum(r[2] != 200 for r in f["pages"] + f["alerts"])),
             ("reminder lateness p99 s", lambda f: percentile(f["late"], 99)),
         ]
         for name, value in rows:
@@ -430,7 +469,7 @@ def main(configurations: list[str]) -> None:
 
 
 def _latencies(figures: dict) -> list[float]:
-    return [latency for _lag, latency, _status, _error in figures["pages"]]
+    return [latency for _lag, latency, *_rest in figures["pages"]]
 
 
 if __name__ == "__main__":
