@@ -23,6 +23,14 @@ the idle stack just before the burst.
 The load generator runs in a process of its own (threads with http.client)
 and reports its own cost: CPU used, and how late it started requests against
 their schedule (the lag a saturated generator would add to every figure).
+A reader waits for each page before reading on, so a slow stack serves fewer
+pages than offered; the rate served is printed beside the rate offered.
+
+To tell why pages are slow, it prints the CPU each process of the stack used
+(from /proc: web with its workers, the Celery worker with its pool, beat,
+redis), the web's CPU per request and so the share of a core the offered load
+needs, and page latency in the seconds the worker was sending reminders
+against the other seconds.
 
 Run: .venv/bin/python bench/bench_burst.py [deployed] [embedded] (default both), or make bench.
 """
@@ -322,6 +330,8 @@ def run(configuration: str) -> dict:
         cpu_before, clock_before = stack.cpu(), time.monotonic()
         stack.manage("shell", code=RESCHEDULE)
         generator.wait(timeout=OPEN_WITHIN + READ_FOR + 2 * TIMEOUT + 60)
+        web_cpu = stack.cpu()["web"] - cpu_before["web"]
+        web_clock = time.monotonic() - clock_before
         if generator.returncode:
             raise RuntimeError(f"the load generator failed ({generator.returncode})")
         seen = json.loads(result.read_text())
@@ -357,6 +367,8 @@ def run(configuration: str) -> dict:
             "machine_before": before,
             "cpu_stack": cpu,
             "cpu_clock": cpu_clock,
+            "web_cpu": web_cpu,
+            "web_clock": web_clock,
             "sending": sending,
             "machine": machine(),
             "logs": {name: stack.log(name)[-2000:] for name in ("web", "worker", "beat")},
@@ -426,6 +438,16 @@ def report(figures: dict) -> None:
     print(
         f"[{label}]   CPU used in the {seconds:.0f} s from the burst's start to the last "
         f"reminder sent (share of one core): {used}"
+    )
+    per_request = figures["web_cpu"] / (len(pages) + len(figures["alerts"]))
+    offered = CLIENTS / statistics.mean(READ_EVERY) + ALERTS_PER_SECOND
+    starts = [r[4] for r in pages]
+    print(
+        f"[{label}]   web CPU per request {per_request * 1000:.1f} ms: the offered "
+        f"{offered:.0f} requests/s need {offered * per_request:.0%} of one core; the web got "
+        f"{figures['web_cpu'] / figures['web_clock']:.0%} while the clients ran; pages served "
+        f"{len(pages) / (max(starts) - min(starts)):.0f}/s of "
+        f"{CLIENTS / statistics.mean(READ_EVERY):.0f}/s offered"
     )
     during = [r[1] for r in pages if int(r[4]) in figures["sending"]]
     outside = [r[1] for r in pages if int(r[4]) not in figures["sending"]]
