@@ -134,7 +134,8 @@ class Stack:
         self.named: dict[str, subprocess.Popen] = {}
         saved = os.environ.get("DATABASE_URL")
         if configuration == "deployed":
-            os.environ["DATABASE_URL"] = saved or POSTGRES_URL
+            postgres = (saved or "").startswith(("postgres://", "postgresql://"))
+            os.environ["DATABASE_URL"] = saved if postgres else POSTGRES_URL
         else:
             os.environ.pop("DATABASE_URL", None)
         try:

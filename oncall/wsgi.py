@@ -1,5 +1,6 @@
 import logging
 import os
+import threading
 import time
 
 from django.conf import settings
@@ -15,6 +16,8 @@ application = get_wsgi_application()
 from oncall.shifts.feeds import remember_events  # noqa: E402 - needs the apps loaded above
 
 logger = logging.getLogger(__name__)
+# How long a starting worker waits for its calendar events to be rendered.
+RENDER_AHEAD_WAIT = 10.0  # s
 
 
 def warm_up() -> None:
@@ -28,10 +31,11 @@ def warm_up() -> None:
     3. Load the translation catalogs of each language the site speaks.
     4. Render the calendar events of current shifts, in each language: a
        feed's first poll after a restart then reads them from memory like
-       every later poll (a feed of 500 shifts: ~15 ms instead of ~250 ms).
+       every later poll (bench/bench_shifts.py measures it).
 
-    A worker must start even while the database is away: then step 4 is
-    skipped with a warning, and the first polls render their events.
+    A worker must start even while the database is away or slow: step 4 runs
+    in a thread of its own, waited for up to ``RENDER_AHEAD_WAIT`` seconds; a
+    failure is logged, and the first polls then render their events.
     """
     get_resolver().url_patterns  # noqa: B018 - the import is the point
     reverse("shifts:detail", args=[1])
@@ -39,6 +43,14 @@ def warm_up() -> None:
     for code in languages:
         with translation.override(code):
             translation.gettext("Shadow shift")
+    ahead = threading.Thread(
+        target=render_events_ahead, args=(languages,), name="render-events-ahead", daemon=True
+    )
+    ahead.start()
+    ahead.join(RENDER_AHEAD_WAIT)
+
+
+def render_events_ahead(languages: list[str]) -> None:
     started = time.monotonic()
     try:
         events = remember_events(languages=languages)
@@ -46,7 +58,7 @@ def warm_up() -> None:
         logger.warning("calendar events not rendered ahead at start", exc_info=True)
         return
     finally:
-        # The requests open their own; a master that forks must not share one.
+        # This thread's connection; the requests open their own.
         connections.close_all()
     logger.info("%d calendar events rendered ahead in %.2f s", events, time.monotonic() - started)
 
