@@ -16,11 +16,12 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar
 
 from oncall.shifts.calendar import display_name
+from oncall.shifts.ical import EventLines
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Profile, Team
 from oncall.teams.names import printable
@@ -102,10 +103,10 @@ def summary(row) -> str:
     return _("Shadow shift: %(trainee)s shadows %(primary)s") % names
 
 
-def event_for(row, *, url: str) -> Event:
+def event_for(row, *, url: str) -> EventLines:
     """One VEVENT for a feed row (see ``FEED_FIELDS``)."""
     cancelled = row.state == ShadowShift.State.CANCELLED
-    event = Event()
+    event = EventLines()
     event.add("uid", f"shift-{row.uid}@oncall")
     event.add("sequence", row.sequence)
     event.add("dtstamp", row.updated_at)
@@ -161,3 +162,23 @@ def calendar_for(rows: Iterable, *, name: str) -> bytes:
     site_url, language = settings.SITE_URL, get_language() or ""
     events = b"".join(_event_bytes(row, site_url, language) for row in rows)
     return head + events + end
+
+
+def remember_events(*, languages: Iterable[str], limit: int = 5_000) -> int:
+    """Render the events of current shifts before anyone polls; return how many.
+
+    A restarted worker remembers no event, and calendar apps poll on their own
+    clock, restart or not: the first poll of a feed of 500 shifts would render
+    all 500 while the app waits. Called at worker start (oncall/wsgi.py), for
+    the first ``limit`` shifts in feed order, in each of ``languages``.
+    """
+    rows = list(_feed_rows(ShadowShift.objects.all())[:limit])
+    site_url = settings.SITE_URL
+    rendered = 0
+    for language in languages:
+        with override(language):
+            key = get_language() or ""
+            for row in rows:
+                _event_bytes(row, site_url, key)
+                rendered += 1
+    return rendered
