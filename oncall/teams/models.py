@@ -13,6 +13,9 @@ from oncall.teams.names import validate_printable
 
 DEFAULT_LEAD_TIMES = [24 * 60, 60]  # minutes before a shift: 24 h and 1 h
 
+# Each language named in itself, so a reader finds their own whatever is shown.
+LANGUAGE_CHOICES = [("en", "English"), ("ja", "日本語")]
+
 
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -95,6 +98,13 @@ class Profile(models.Model):
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=LANGUAGE_CHOICES,
+        help_text=_("Empty: follow the browser's language."),
     )
     calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
     # Reminder preferences.
