@@ -36,8 +36,8 @@ from oncall.reminders import live
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
 from oncall.shifts import flags
-from oncall.shifts.calendar import format_span
 from oncall.shifts.models import ScheduleChange, ShadowShift
+from oncall.teams.dates import format_span
 from oncall.teams.models import Membership, Team
 from oncall.teams.people import display_name
 
