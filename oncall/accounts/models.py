@@ -14,7 +14,10 @@ class Identity(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="identities",
+        verbose_name=_("user"),
     )
     issuer = models.CharField(_("issuer"), max_length=255)
     subject = models.CharField(_("subject"), max_length=255)
@@ -50,9 +53,14 @@ class MembershipChange(models.Model):
         IDENTITY_PROVIDER = "idp", _("identity provider groups")
         LEAD = "lead", _("a lead")
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="membership_changes")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="membership_changes", verbose_name=_("team")
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership_changes"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="membership_changes",
+        verbose_name=_("user"),
     )
     action = models.CharField(_("action"), max_length=20, choices=Action)
     role = models.CharField(_("role"), max_length=10, choices=Membership.Role)
@@ -63,6 +71,7 @@ class MembershipChange(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("actor"),
     )
     groups = models.TextField(_("groups"), blank=True)
     at = models.DateTimeField(_("when"), default=timezone.now)

@@ -49,7 +49,10 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", _("cancelled")
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reminders",
+        verbose_name=_("recipient"),
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel)

@@ -70,9 +70,14 @@ class Membership(models.Model):
         LEAD = "lead", _("lead")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("team")
+    )
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
 
@@ -94,7 +99,10 @@ class Membership(models.Model):
 
 class Profile(models.Model):
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="profile",
+        verbose_name=_("user"),
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
@@ -106,7 +114,9 @@ class Profile(models.Model):
         choices=LANGUAGE_CHOICES,
         help_text=_("Empty: follow the browser's language."),
     )
-    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
+    calendar_token = models.CharField(
+        max_length=64, unique=True, default=new_calendar_token, verbose_name=_("calendar token")
+    )
     # Reminder preferences.
     lead_times = models.JSONField(
         _("reminder lead times (minutes before a shift)"), default=list, blank=True
@@ -164,8 +174,12 @@ class Profile(models.Model):
 class Heartbeat(models.Model):
     """The last time a periodic task ran: proof that beat, broker and a worker live."""
 
-    name = models.CharField(max_length=50, unique=True)
-    at = models.DateTimeField()
+    name = models.CharField(max_length=50, unique=True, verbose_name=_("name"))
+    at = models.DateTimeField(verbose_name=_("at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
