@@ -112,8 +112,13 @@ def format_duration(length: timedelta) -> str:
         "minute": lambda n: ngettext("%(count)d minute", "%(count)d minutes", n),
     }
     texts = [words[unit](amount) % {"count": amount} for amount, unit in parts]
-    # Translators: joins the two units of a duration ("12 hours, 45 minutes"); Japanese writes none.
-    return translation.pgettext("duration", ", ").join(texts)
+    if len(texts) == 1:
+        return texts[0]
+    # Translators: the two units of a duration, "12 hours, 45 minutes"; Japanese writes 12時間45分.
+    return translation.pgettext("duration", "%(first)s, %(second)s") % {
+        "first": texts[0],
+        "second": texts[1],
+    }
 
 
 def format_relative(moment: datetime, now: datetime) -> str:
