@@ -26,6 +26,7 @@ FORMATS = {
         "datetime": "D j M Y, H:i T",  # Thu 3 Dec 2026, 10:00 JST
         "short_datetime": "D j M H:i T",  # Thu 3 Dec 10:00 JST
         "short_datetime_nozone": "D j M H:i",  # Thu 3 Dec 10:00
+        "weekday_day": "D j M",  # Thu 3 Dec
         "us_datetime": "M j, Y H:i",  # Dec 3, 2026 10:00
         "us_short_datetime": "M j, H:i",  # Dec 3, 10:00
         "month": "F Y",  # December 2026
@@ -46,6 +47,7 @@ FORMATS = {
         "datetime": "Y年n月j日(D) H:i T",
         "short_datetime": "n月j日(D) H:i T",
         "short_datetime_nozone": "n月j日(D) H:i",
+        "weekday_day": "n月j日(D)",
         "us_datetime": "Y年n月j日 H:i",
         "us_short_datetime": "n月j日 H:i",
         "month": "Y年n月",

@@ -85,3 +85,16 @@ def switch(request: HttpRequest) -> HttpResponse:
         httponly=True,
     )
     return response
+
+
+def language_of(user) -> str:
+    """The language to write to ``user`` in where no browser asks (email, webhook, calendar):
+    their profile's, else the site's default."""
+    profile = getattr(user, "profile", None)
+    language = getattr(profile, "language", "")
+    return language if language in CODES else settings.LANGUAGE_CODE
+
+
+def speaking(user) -> translation.override:
+    """``with speaking(recipient):`` builds a text in the recipient's language."""
+    return translation.override(language_of(user))
