@@ -157,8 +157,10 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
     through ``escape``; the rest are numbers, ISO dates and constants.
     """
     sign_off, reread = escape(gettext("to sign off")), escape(gettext("to re-read"))
-    stalled_badge = f' <span class="badge badge--warn">{escape(gettext("stalled"))}</span>'
-    overdue_badge = f' <span class="badge badge--danger">{escape(gettext("overdue"))}</span>'
+    # Outside the f-strings: the message extractor does not read inside them.
+    stalled_word, overdue_word = escape(gettext("stalled")), escape(gettext("overdue"))
+    stalled_badge = f' <span class="badge badge--warn">{stalled_word}</span>'
+    overdue_badge = f' <span class="badge badge--danger">{overdue_word}</span>'
     state_labels = {state: escape(str(label)) for state, label in STATE_LABELS.items()}
     no_target = '<span class="muted">—</span>'
     out = []

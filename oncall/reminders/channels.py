@@ -133,7 +133,8 @@ def webhook_body(reminder: Reminder) -> dict:
         text += f"\n{reminder.body}"
     if reminder.link:
         with speaking(reminder.recipient):
-            text += f"\n<{reminder.link}|{_('Open in oncall')}>"
+            label = _("Open in oncall")
+        text += f"\n<{reminder.link}|{label}>"
     return {
         "text": text,
         "id": reminder.message_token,
