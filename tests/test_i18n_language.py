@@ -1,5 +1,6 @@
 """Each person's language: the profile's choice, else the browser's; a switch on every page."""
 
+import io
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from oncall.teams.forms import ProfileForm
 from oncall.teams.language import SESSION_KEY
+from tests.conftest import make_user
 
 PROFILE = {"time_zone": "Asia/Tokyo", "lead_times": "24h, 1h", "email_enabled": "on"}
 
@@ -132,3 +134,51 @@ def test_an_unknown_time_zone_is_a_field_error(client_for, trainee):
     response = client_for(trainee).post("/profile/", {**PROFILE, "time_zone": "Mars/Olympus"})
     assert response.status_code == 200
     assert 'id="id_time_zone_error"' in response.content.decode()
+
+
+def test_the_admin_of_our_models_speaks_the_profile_language(client, django_user_model, trainee):
+    staff = make_user(django_user_model, "ops", staff=True)
+    staff.profile.language = "ja"
+    staff.profile.save(update_fields=["language"])
+    client.force_login(staff)
+    page = client.get(f"/admin/teams/profile/{trainee.profile.pk}/change/").content.decode()
+    for label in (
+        "プロフィール",
+        "言語",
+        "タイムゾーン",
+        "静音時間の開始",
+        "ブラウザーの言語に従います",
+    ):
+        assert label in page, label
+    listing = client.get("/admin/shifts/shadowshift/").content.decode()
+    assert "シャドーシフト" in listing
+
+
+def test_an_admin_setting_their_own_language_sees_it_at_once(client, django_user_model):
+    staff = make_user(django_user_model, "ops", staff=True)
+    client.force_login(staff)
+    profile = staff.profile
+    data = {
+        "user": staff.pk,
+        "language": "ja",
+        "time_zone": "UTC",
+        "lead_times": "[]",
+        "email_enabled": "on",
+        "webhook_url": "",
+    }
+    response = client.post(f"/admin/teams/profile/{profile.pk}/change/", data, follow=True)
+    assert response.status_code == 200
+    profile.refresh_from_db()
+    assert profile.language == "ja"
+    assert page_language(client.get("/profile/", HTTP_ACCEPT_LANGUAGE="en")) == "ja"
+
+
+def test_preflight_notes_a_missing_gettext_without_failing(monkeypatch, db):
+    from django.core.management import call_command
+
+    from oncall.teams.management.commands import preflight
+
+    monkeypatch.setattr(preflight.shutil, "which", lambda name: None)
+    out = io.StringIO()
+    call_command("preflight", stdout=out)
+    assert "GNU gettext is not installed" in out.getvalue()
