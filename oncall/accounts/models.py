@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.models import Membership, Team
@@ -38,7 +39,10 @@ class Identity(models.Model):
         verbose_name_plural = _("identities")
 
     def __str__(self) -> str:
-        return f"{self.subject} at {self.issuer}"
+        return gettext("%(subject)s at %(issuer)s") % {
+            "subject": self.subject,
+            "issuer": self.issuer,
+        }
 
 
 class MembershipChange(models.Model):
@@ -83,4 +87,9 @@ class MembershipChange(models.Model):
         verbose_name_plural = _("membership changes")
 
     def __str__(self) -> str:
-        return f"{self.user} {self.action} in {self.team} ({self.role})"
+        return gettext("%(user)s %(action)s in %(team)s (%(role)s)") % {
+            "user": self.user,
+            "action": self.get_action_display(),
+            "team": self.team,
+            "role": self.role,
+        }

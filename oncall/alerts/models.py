@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.runbooks.models import Runbook
@@ -194,7 +195,11 @@ class AlertOccurrence(models.Model):
         verbose_name_plural = _("alert occurrences")
 
     def __str__(self) -> str:
-        return f"{self.alertname} {self.status} since {self.starts_at:%Y-%m-%d %H:%M}"
+        return gettext("%(alert)s %(status)s since %(when)s") % {
+            "alert": self.alertname,
+            "status": self.get_status_display(),
+            "when": f"{self.starts_at:%Y-%m-%d %H:%M}",
+        }
 
     @property
     def is_firing(self) -> bool:

@@ -11,6 +11,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness.describe import DESCRIPTION_MAX, render_description
@@ -213,7 +214,7 @@ class Onboarding(models.Model):
         verbose_name_plural = _("onboardings")
 
     def __str__(self) -> str:
-        return f"{self.engineer} in {self.team}"
+        return gettext("%(engineer)s in %(team)s") % {"engineer": self.engineer, "team": self.team}
 
     def get_absolute_url(self) -> str:
         return reverse("readiness:onboarding", args=[self.pk])
@@ -528,4 +529,8 @@ class Activity(models.Model):
         verbose_name_plural = _("activities")
 
     def __str__(self) -> str:
-        return f"{self.actor or 'oncall'} {self.verb} at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("%(actor)s %(verb)s at %(when)s") % {
+            "actor": self.actor or "oncall",
+            "verb": self.get_verb_display(),
+            "when": f"{self.at:%Y-%m-%d %H:%M}",
+        }

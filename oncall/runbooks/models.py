@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.models import Team
@@ -233,7 +234,10 @@ class SyncRun(models.Model):
         verbose_name_plural = _("runbook syncs")
 
     def __str__(self) -> str:
-        return f"sync #{self.pk} ({self.state})"
+        return gettext("sync #%(pk)s (%(state)s)") % {
+            "pk": self.pk,
+            "state": self.get_state_display(),
+        }
 
     def finish(self, *, state: str, summary: str, log: str) -> None:
         self.state = state

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.runbooks.models import Runbook
@@ -150,7 +151,12 @@ class ShadowShift(models.Model):
         verbose_name_plural = _("shadow shifts")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.trainee} with {self.primary} at {self.starts_at}"
+        return gettext("%(kind)s %(trainee)s with %(primary)s at %(when)s") % {
+            "kind": self.get_kind_display(),
+            "trainee": self.trainee,
+            "primary": self.primary,
+            "when": self.starts_at,
+        }
 
     def get_absolute_url(self) -> str:
         return reverse("shifts:detail", args=[self.pk])
@@ -335,7 +341,11 @@ class ScheduleChange(models.Model):
         verbose_name_plural = _("schedule changes")
 
     def __str__(self) -> str:
-        return f"{self.what} by {self.by} at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("%(what)s by %(by)s at %(when)s") % {
+            "what": self.get_what_display(),
+            "by": self.by,
+            "when": f"{self.at:%Y-%m-%d %H:%M}",
+        }
 
 
 class FlagsDismissed(models.Model):
@@ -366,7 +376,10 @@ class FlagsDismissed(models.Model):
         verbose_name_plural = _("flags dismisseds")
 
     def __str__(self) -> str:
-        return f"flags on {self.runbook} dismissed at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("flags on %(runbook)s dismissed at %(when)s") % {
+            "runbook": self.runbook,
+            "when": f"{self.at:%Y-%m-%d %H:%M}",
+        }
 
 
 class Booking(models.Model):
@@ -400,7 +413,11 @@ class Booking(models.Model):
         verbose_name_plural = _("bookings")
 
     def __str__(self) -> str:
-        return f"{self.person} booked {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"
+        return gettext("%(person)s booked %(start)s–%(end)s UTC") % {
+            "person": self.person,
+            "start": f"{self.starts_at:%Y-%m-%d %H:%M}",
+            "end": f"{self.ends_at:%H:%M}",
+        }
 
     @classmethod
     def for_shift(cls, shift: ShadowShift) -> list["Booking"]:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.names import validate_printable
@@ -90,7 +91,11 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.team} ({self.role})"
+        return gettext("%(user)s in %(team)s (%(role)s)") % {
+            "user": self.user,
+            "team": self.team,
+            "role": self.get_role_display(),
+        }
 
     @property
     def is_lead(self) -> bool:
@@ -132,7 +137,7 @@ class Profile(models.Model):
         verbose_name_plural = _("profiles")
 
     def __str__(self) -> str:
-        return f"profile of {self.user}"
+        return gettext("profile of %(user)s") % {"user": self.user}
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -182,4 +187,7 @@ class Heartbeat(models.Model):
         verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
-        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(name)s at %(when)s") % {
+            "name": self.name,
+            "when": f"{self.at:%Y-%m-%d %H:%M:%S}",
+        }
