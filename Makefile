@@ -50,6 +50,7 @@ run: install
 	@echo "  oncall is starting at http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
 	@echo "  Demo sign-ins, password 'oncall-demo':"
 	@echo "    trainee  - a new on-call engineer in payments"
+	@echo "    kenji    - another payments trainee, whose profile says Japanese"
 	@echo "    primary  - the experienced engineer they shadow"
 	@echo "    lead     - the payments lead (readiness dashboard)"
 	@echo "    admin    - staff, for /admin/"

@@ -188,6 +188,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in person's profile language over LocaleMiddleware's guess.
+    "oncall.teams.language.profile_language",
     # Every page needs a signed-in user unless its view says otherwise
     # (@login_not_required: healthz, sign-in, calendar feeds).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",

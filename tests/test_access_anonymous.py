@@ -9,9 +9,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 # the way to and back from the identity provider, apps fetching a feed with
 # its secret token, Alertmanager posting and Prometheus scraping with their
 # bearer tokens (401 without one, see test_alerts_receiver.py and
-# test_metrics.py), and the static fallbacks.
+# test_metrics.py), the language switch (it is on the sign-in page too, see
+# test_i18n_language.py), and the static fallbacks.
 PUBLIC = {
     "healthz",
+    "set_language",
     "login",
     "logout",
     "sso_start",

@@ -27,3 +27,15 @@ def test_seed_demo_does_not_touch_existing_users(db, django_user_model):
     django_user_model.objects.create_user("trainee", password="their-own-password")
     call_command("seed_demo", verbosity=0)
     assert django_user_model.objects.get(username="trainee").check_password("their-own-password")
+
+
+def test_seed_demo_adds_kenji_who_reads_japanese_beside_users_who_follow_the_browser(db):
+    call_command("seed_demo", verbosity=0)
+    User = get_user_model()
+    kenji = User.objects.get(username="kenji")
+    assert kenji.check_password("oncall-demo")
+    assert kenji.profile.language == "ja"
+    assert Membership.objects.get(user=kenji, team__slug="payments").role == "member"
+    assert kenji.onboardings.filter(team__slug="payments").exists()
+    for name in ("lead", "primary", "trainee", "admin"):
+        assert User.objects.get(username=name).profile.language == ""

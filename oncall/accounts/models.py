@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.models import Membership, Team
@@ -14,7 +15,10 @@ class Identity(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="identities",
+        verbose_name=_("user"),
     )
     issuer = models.CharField(_("issuer"), max_length=255)
     subject = models.CharField(_("subject"), max_length=255)
@@ -35,7 +39,10 @@ class Identity(models.Model):
         verbose_name_plural = _("identities")
 
     def __str__(self) -> str:
-        return f"{self.subject} at {self.issuer}"
+        return gettext("%(subject)s at %(issuer)s") % {
+            "subject": self.subject,
+            "issuer": self.issuer,
+        }
 
 
 class MembershipChange(models.Model):
@@ -50,9 +57,14 @@ class MembershipChange(models.Model):
         IDENTITY_PROVIDER = "idp", _("identity provider groups")
         LEAD = "lead", _("a lead")
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="membership_changes")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="membership_changes", verbose_name=_("team")
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership_changes"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="membership_changes",
+        verbose_name=_("user"),
     )
     action = models.CharField(_("action"), max_length=20, choices=Action)
     role = models.CharField(_("role"), max_length=10, choices=Membership.Role)
@@ -63,6 +75,7 @@ class MembershipChange(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("actor"),
     )
     groups = models.TextField(_("groups"), blank=True)
     at = models.DateTimeField(_("when"), default=timezone.now)
@@ -74,4 +87,9 @@ class MembershipChange(models.Model):
         verbose_name_plural = _("membership changes")
 
     def __str__(self) -> str:
-        return f"{self.user} {self.action} in {self.team} ({self.role})"
+        return gettext("%(user)s %(action)s in %(team)s (%(role)s)") % {
+            "user": self.user,
+            "action": self.get_action_display(),
+            "team": self.team,
+            "role": self.role,
+        }

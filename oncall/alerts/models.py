@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.runbooks.models import Runbook
@@ -54,18 +55,30 @@ class AlertSource(models.Model):
     row, the secret is stored only as a hash and compared in constant time.
     """
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="alert_sources")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="alert_sources", verbose_name=_("team")
+    )
     name = models.CharField(_("name"), max_length=100)
-    key = models.CharField(max_length=16, unique=True, editable=False)
-    secret_hash = models.CharField(max_length=64, editable=False)
+    key = models.CharField(max_length=16, unique=True, editable=False, verbose_name=_("key"))
+    secret_hash = models.CharField(max_length=64, editable=False, verbose_name=_("secret hash"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last delivery"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("revoked by"),
     )
 
     objects = AlertSourceQuerySet.as_manager()
@@ -129,29 +142,43 @@ class AlertOccurrence(models.Model):
         FIRING = "firing", _("firing")
         RESOLVED = "resolved", _("resolved")
 
-    fingerprint = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
     starts_at = models.DateTimeField(_("started"))
     ends_at = models.DateTimeField(_("ended"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="alert_occurrences")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="alert_occurrences", verbose_name=_("team")
+    )
     source = models.ForeignKey(
-        AlertSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="occurrences"
+        AlertSource,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="occurrences",
+        verbose_name=_("source"),
     )
     alertname = models.CharField(_("alert"), max_length=200)
-    alert_key = models.CharField(max_length=200)  # lower-cased, for coverage
-    labels = models.JSONField(default=dict, blank=True)
-    annotations = models.JSONField(default=dict, blank=True)
-    generator_url = models.CharField(max_length=2000, blank=True)
+    alert_key = models.CharField(
+        max_length=200, verbose_name=_("alert key")
+    )  # lower-cased, for coverage
+    labels = models.JSONField(default=dict, blank=True, verbose_name=_("labels"))
+    annotations = models.JSONField(default=dict, blank=True, verbose_name=_("annotations"))
+    generator_url = models.CharField(max_length=2000, blank=True, verbose_name=_("generator url"))
     # What the receiver resolved when the alert arrived (what the trainee saw):
     # the runbook when exactly one answers it, and how many answered.
     runbook = models.ForeignKey(
-        Runbook, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Runbook,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("runbook"),
     )
-    runbook_count = models.PositiveSmallIntegerField(default=0)
+    runbook_count = models.PositiveSmallIntegerField(default=0, verbose_name=_("runbook count"))
     note = models.CharField(_("note"), max_length=300, blank=True)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
     last_seen_at = models.DateTimeField(_("last delivery"), default=timezone.now)
-    deliveries = models.PositiveIntegerField(default=1)
+    deliveries = models.PositiveIntegerField(default=1, verbose_name=_("deliveries"))
 
     class Meta:
         ordering = ["-starts_at", "-id"]
@@ -168,7 +195,11 @@ class AlertOccurrence(models.Model):
         verbose_name_plural = _("alert occurrences")
 
     def __str__(self) -> str:
-        return f"{self.alertname} {self.status} since {self.starts_at:%Y-%m-%d %H:%M}"
+        return gettext("%(alert)s %(status)s since %(when)s") % {
+            "alert": self.alertname,
+            "status": self.get_status_display(),
+            "when": f"{self.starts_at:%Y-%m-%d %H:%M}",
+        }
 
     @property
     def is_firing(self) -> bool:

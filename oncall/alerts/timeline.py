@@ -9,9 +9,11 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from oncall.alerts.models import AlertOccurrence
 from oncall.shifts.models import ShadowShift
+from oncall.teams.dates import format_date
 
 MAX_ROWS = 200
 REFRESH_SECONDS = 15
@@ -29,13 +31,16 @@ def shift_occurrences(shift: ShadowShift) -> list[AlertOccurrence]:
 
 
 def duration_label(delta: timedelta) -> str:
+    """ "2 h 05 min" / "2時間05分": short, for a list of alerts."""
     minutes = max(0, int(delta.total_seconds() // 60))
     if minutes < 1:
-        return "<1 min"
+        return _("<1 min")
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(minutes)d min") % {"minutes": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    if minutes:
+        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    return _("%(hours)d h") % {"hours": hours}
 
 
 def timeline_context(shift: ShadowShift, *, tz: zoneinfo.ZoneInfo, now: datetime) -> dict:
@@ -47,7 +52,7 @@ def timeline_context(shift: ShadowShift, *, tz: zoneinfo.ZoneInfo, now: datetime
         rows.append(
             {
                 "occurrence": occurrence,
-                "at": f"{at:%a %H:%M}" if spans_days else f"{at:%H:%M}",
+                "at": f"{format_date(at, 'weekday')} {at:%H:%M}" if spans_days else f"{at:%H:%M}",
                 "duration": duration_label(occurrence.duration(now)),
                 "runbook_path": occurrence.runbook_path(),
             }
@@ -81,16 +86,26 @@ def pages_seen(shift: ShadowShift) -> str:
     for occurrence in shift_occurrences(shift):
         at = occurrence.starts_at.astimezone(tz)
         if occurrence.is_firing:
-            state = "still firing"
+            state = _("still firing")
         else:
-            state = f"resolved after {duration_label(occurrence.duration(now))}"
+            state = _("resolved after %(duration)s") % {
+                "duration": duration_label(occurrence.duration(now))
+            }
         if occurrence.runbook_id:
-            runbook = f"runbook: {occurrence.runbook.title}"
+            runbook = _("runbook: %(title)s") % {"title": occurrence.runbook.title}
         elif occurrence.runbook_count > 1:
-            runbook = "several runbooks"
+            runbook = _("several runbooks")
         else:
-            runbook = "no runbook"
-        lines.append(f"{at:%H:%M} {occurrence.alertname} ({state}; {runbook})")
+            runbook = _("no runbook")
+        lines.append(
+            _("%(time)s %(alert)s (%(state)s; %(runbook)s)")
+            % {
+                "time": f"{at:%H:%M}",
+                "alert": occurrence.alertname,
+                "state": state,
+                "runbook": runbook,
+            }
+        )
     return "\n".join(lines)
 
 

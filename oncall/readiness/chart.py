@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from oncall.readiness.models import Onboarding
+from oncall.teams.dates import format_date
 
 WEEKS = 12
 WIDTH, HEIGHT = 640, 220
@@ -84,7 +84,7 @@ def render_svg(weeks: list[Week]) -> SafeString:
         x = LEFT + i * slot + (slot - bar_w) / 2
         y = TOP + plot_h
         label = _("Week to %(date)s: %(p)d in progress, %(r)d ready, %(c)d cleared") % {
-            "date": formats.date_format(week.ends, "M j"),
+            "date": format_date(week.ends, "us_short_date"),
             "p": week.in_progress,
             "r": week.ready,
             "c": week.cleared,
@@ -117,7 +117,7 @@ def render_svg(weeks: list[Week]) -> SafeString:
                     '<text class="chart__axis" x="{}" y="{}" text-anchor="middle">{}</text>',
                     _n(x + bar_w / 2),
                     HEIGHT - 8,
-                    formats.date_format(week.ends, "M j"),
+                    format_date(week.ends, "us_short_date"),
                 )
             )
 

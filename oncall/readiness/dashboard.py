@@ -6,15 +6,16 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness import gate
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.shifts.models import ShadowShift
+from oncall.teams.dates import format_date
 from oncall.teams.models import Team
 from oncall.teams.people import display_name
 
@@ -156,8 +157,10 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
     through ``escape``; the rest are numbers, ISO dates and constants.
     """
     sign_off, reread = escape(gettext("to sign off")), escape(gettext("to re-read"))
-    stalled_badge = f' <span class="badge badge--warn">{escape(gettext("stalled"))}</span>'
-    overdue_badge = f' <span class="badge badge--danger">{escape(gettext("overdue"))}</span>'
+    # Outside the f-strings: the message extractor does not read inside them.
+    stalled_word, overdue_word = escape(gettext("stalled")), escape(gettext("overdue"))
+    stalled_badge = f' <span class="badge badge--warn">{stalled_word}</span>'
+    overdue_badge = f' <span class="badge badge--danger">{overdue_word}</span>'
     state_labels = {state: escape(str(label)) for state, label in STATE_LABELS.items()}
     no_target = '<span class="muted">—</span>'
     out = []
@@ -172,7 +175,7 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
         if r.changed_since_read:
             badges += f' <span class="badge badge--warn">{r.changed_since_read} {reread}</span>'
         if o.target_date is not None:
-            day = escape(formats.date_format(o.target_date, "M j"))
+            day = escape(format_date(o.target_date, "us_short_date"))
             target = f'<time datetime="{o.target_date.isoformat()}">{day}</time>'
             target += overdue_badge if overdue else ""
         else:
@@ -196,31 +199,33 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
     return out
 
 
+# Column names in the reader's language; the context keeps them apart from words elsewhere.
 CSV_HEADER = [
-    "engineer",
-    "username",
-    "state",
-    "progress_percent",
-    "required_done",
-    "required_total",
-    "shadow_done",
-    "shadow_required",
-    "reverse_shadow_done",
-    "reverse_shadow_required",
-    "days_since_activity",
-    "stalled",
-    "target_date",
-    "overdue",
-    "started",
-    "cleared_on",
-    "missing",
+    pgettext_lazy("csv column", "engineer"),
+    pgettext_lazy("csv column", "username"),
+    pgettext_lazy("csv column", "state"),
+    pgettext_lazy("csv column", "progress_percent"),
+    pgettext_lazy("csv column", "required_done"),
+    pgettext_lazy("csv column", "required_total"),
+    pgettext_lazy("csv column", "shadow_done"),
+    pgettext_lazy("csv column", "shadow_required"),
+    pgettext_lazy("csv column", "reverse_shadow_done"),
+    pgettext_lazy("csv column", "reverse_shadow_required"),
+    pgettext_lazy("csv column", "days_since_activity"),
+    pgettext_lazy("csv column", "stalled"),
+    pgettext_lazy("csv column", "target_date"),
+    pgettext_lazy("csv column", "overdue"),
+    pgettext_lazy("csv column", "started"),
+    pgettext_lazy("csv column", "cleared_on"),
+    pgettext_lazy("csv column", "missing"),
 ]
 
 
 def write_csv(rows: list[Row], out, *, tz) -> None:
     """One line per onboarding: names as the dashboard shows them, dates in the team's zone."""
     writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
+    writer.writerow([str(name) for name in CSV_HEADER])
+    yes, no = pgettext("csv value", "yes"), pgettext("csv value", "no")
     for row in rows:
         o, r = row.onboarding, row.result
         writer.writerow(
@@ -236,9 +241,9 @@ def write_csv(rows: list[Row], out, *, tz) -> None:
                 r.reverse_done,
                 r.reverse_required,
                 row.idle_days,
-                "yes" if row.stalled else "no",
+                yes if row.stalled else no,
                 o.target_date.isoformat() if o.target_date else "",
-                "yes" if row.overdue else "no",
+                yes if row.overdue else no,
                 timezone.localdate(o.started_at, tz).isoformat(),
                 timezone.localdate(o.cleared_at, tz).isoformat() if o.cleared_at else "",
                 # A spreadsheet must not run what a name or title starts with.

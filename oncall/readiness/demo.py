@@ -1,9 +1,10 @@
-"""Demo readiness: a payments checklist and four engineers at different stages.
+"""Demo readiness: a payments checklist and five engineers at different stages.
 
 - trainee (Taro): about 40 % done, production credentials waiting for the lead's sign-off;
 - mika: every item done and signed off, ready to be cleared;
 - sam: stalled for twelve days and past the target date;
-- noa: cleared for on-call three weeks ago.
+- noa: cleared for on-call three weeks ago;
+- kenji: just started, and reads the site in Japanese (his profile says so).
 
 Runs after the runbooks demo (the sample runbooks are synced) and the shifts
 demo (the trainee's done shifts). Idempotent: an engineer who already has an
@@ -79,6 +80,20 @@ def seed(out) -> None:
             notes={"Production credentials": "Logged in through break-glass with Priya watching."},
         )
         out("onboarding for trainee (about 40 %, one item waiting for sign-off)")
+
+    kenji = User.objects.filter(username="kenji").first()
+    if kenji and not Onboarding.objects.filter(engineer=kenji, team=team).exists():
+        onboarding = _start(template, team, kenji, primary, lead, now - timedelta(days=6))
+        onboarding.target_date = (now + timedelta(days=28)).date()
+        onboarding.save(update_fields=["target_date"])
+        _progress(
+            onboarding,
+            lead=lead,
+            now=now,
+            done=[("Laptop and VPN", 5), ("Dashboard and log access", 3)],
+            runbooks_read=1,
+        )
+        out("onboarding for kenji (reads Japanese; just started)")
 
     mika = people["mika"]
     if not Onboarding.objects.filter(engineer=mika, team=team).exists():

@@ -14,7 +14,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from oncall.readiness.models import ItemProgress, Kind, Onboarding, progress_percent
 from oncall.shifts.models import ShadowShift
@@ -211,27 +211,33 @@ class GateResult:
             parts.append(
                 _("sign-off on %(titles)s") % {"titles": _quoted(g.facts.title for g in signoffs)}
             )
-        return "; ".join(parts)
+        # Translators: separates the gaps of the readiness explanation.
+        return pgettext("gaps", "; ").join(parts)
 
 
 def _quoted(titles: Iterable[str]) -> str:
-    return ", ".join(f"“{t}”" for t in titles)
+    # Translators: a title in quotes, then the separator of a list of titles.
+    return pgettext("titles", ", ").join(
+        pgettext("title", "“%(title)s”") % {"title": t} for t in titles
+    )
 
 
 def _gap_words(gap: Gap) -> str:
     title = gap.facts.title
     if gap.what == "shifts":
         count = gap.facts.count
-        noun = (
-            ngettext("shadow shift", "shadow shifts", count)
-            if gap.facts.kind == Kind.SHADOW_SHIFT
-            else ngettext("reverse-shadow shift", "reverse-shadow shifts", count)
-        )
-        return _("%(done)d of %(count)d %(noun)s") % {
-            "done": gap.shifts_done,
-            "count": count,
-            "noun": noun,
-        }
+        # Whole sentences per kind: a noun glued into "%(done)d of %(count)d" reads wrong in Japanese.
+        if gap.facts.kind == Kind.SHADOW_SHIFT:
+            words = ngettext(
+                "%(done)d of %(count)d shadow shift", "%(done)d of %(count)d shadow shifts", count
+            )
+        else:
+            words = ngettext(
+                "%(done)d of %(count)d reverse-shadow shift",
+                "%(done)d of %(count)d reverse-shadow shifts",
+                count,
+            )
+        return words % {"done": gap.shifts_done, "count": count}
     if gap.what == "changed":
         return _("“%(title)s” changed since read") % {"title": title}
     if gap.what == "unread":

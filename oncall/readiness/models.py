@@ -11,6 +11,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness.describe import DESCRIPTION_MAX, render_description
@@ -49,11 +50,17 @@ class ChecklistTemplate(models.Model):
         on_delete=models.CASCADE,
         related_name="checklist_templates",
         help_text=_("Leave empty for a template every team can use."),
+        verbose_name=_("team"),
     )
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
@@ -77,14 +84,21 @@ class ChecklistTemplate(models.Model):
 class TemplateItem(models.Model):
     Kind = Kind
 
-    template = models.ForeignKey(ChecklistTemplate, on_delete=models.CASCADE, related_name="items")
+    template = models.ForeignKey(
+        ChecklistTemplate,
+        on_delete=models.CASCADE,
+        related_name="items",
+        verbose_name=_("template"),
+    )
     section = models.CharField(_("section"), max_length=100)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(
         _("description"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
     )
     # The description as sanitised HTML, rendered once when it is saved.
-    description_html = models.TextField(blank=True, editable=False)
+    description_html = models.TextField(
+        blank=True, editable=False, verbose_name=_("description html")
+    )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)
     needs_signoff = models.BooleanField(_("needs a lead's sign-off"), default=False)
@@ -138,15 +152,21 @@ class Onboarding(models.Model):
         CLEARED = "cleared", _("cleared")
 
     engineer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboardings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="onboardings",
+        verbose_name=_("engineer"),
     )
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="onboardings")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="onboardings", verbose_name=_("team")
+    )
     template = models.ForeignKey(
         ChecklistTemplate,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="onboardings",
+        verbose_name=_("template"),
     )
     mentor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -154,6 +174,7 @@ class Onboarding(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="mentored_onboardings",
+        verbose_name=_("mentor"),
     )
     lead = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -161,6 +182,7 @@ class Onboarding(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="led_onboardings",
+        verbose_name=_("lead"),
     )
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     target_date = models.DateField(_("target date"), null=True, blank=True)
@@ -175,7 +197,12 @@ class Onboarding(models.Model):
     required_done = models.PositiveIntegerField(_("required items complete"), default=0)
     required_total = models.PositiveIntegerField(_("required items"), default=0)
     cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("cleared by"),
     )
     cleared_at = models.DateTimeField(_("cleared"), null=True, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
@@ -187,7 +214,7 @@ class Onboarding(models.Model):
         verbose_name_plural = _("onboardings")
 
     def __str__(self) -> str:
-        return f"{self.engineer} in {self.team}"
+        return gettext("%(engineer)s in %(team)s") % {"engineer": self.engineer, "team": self.team}
 
     def get_absolute_url(self) -> str:
         return reverse("readiness:onboarding", args=[self.pk])
@@ -241,46 +268,85 @@ class Onboarding(models.Model):
 class ItemProgress(models.Model):
     Kind = Kind
 
-    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="items")
+    onboarding = models.ForeignKey(
+        Onboarding, on_delete=models.CASCADE, related_name="items", verbose_name=_("onboarding")
+    )
     template_item = models.ForeignKey(
-        TemplateItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="progress"
+        TemplateItem,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="progress",
+        verbose_name=_("template item"),
     )
     # A snapshot of the template item, taken when the onboarding started.
     section = models.CharField(_("section"), max_length=100)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
-    description_html = models.TextField(blank=True, editable=False)
+    description_html = models.TextField(
+        blank=True, editable=False, verbose_name=_("description html")
+    )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)
     needs_signoff = models.BooleanField(_("needs a lead's sign-off"), default=False)
     runbook = models.ForeignKey(
-        Runbook, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Runbook,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("runbook"),
     )
     count = models.PositiveIntegerField(_("count"), default=1)
     order = models.PositiveIntegerField(_("order"), default=0)
     # Progress.
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("done by"),
     )
     note = models.TextField(_("note"), blank=True)
     signed_off_at = models.DateTimeField(_("signed off"), null=True, blank=True)
     signed_off_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("signed off by"),
     )
     revision_read = models.ForeignKey(
-        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Revision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("revision read"),
     )
     # A sign-off the lead gave and that no longer holds, because the item was
     # unticked or its note changed afterwards: who had signed, when it lapsed.
     signoff_withdrawn_from = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("signoff withdrawn from"),
     )
     signoff_withdrawn_at = models.DateTimeField(_("sign-off withdrawn"), null=True, blank=True)
     # The runbook revision a "re-read needed" activity was last recorded for,
     # so each new revision is announced once.
     reread_noted_revision = models.ForeignKey(
-        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Revision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reread noted revision"),
     )
 
     class Meta:
@@ -430,12 +496,27 @@ class Activity(models.Model):
         SHIFT_CANCELLED = "shift_cancelled", _("cancelled a shift:")
         COMMENT = "comment", _("wrote:")
 
-    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="activities")
+    onboarding = models.ForeignKey(
+        Onboarding,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        verbose_name=_("onboarding"),
+    )
     item = models.ForeignKey(
-        ItemProgress, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+        ItemProgress,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activities",
+        verbose_name=_("item"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     verb = models.CharField(_("what"), max_length=30, choices=Verb)
     note = models.TextField(_("note"), blank=True)
@@ -448,4 +529,8 @@ class Activity(models.Model):
         verbose_name_plural = _("activities")
 
     def __str__(self) -> str:
-        return f"{self.actor or 'oncall'} {self.verb} at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("%(actor)s %(verb)s at %(when)s") % {
+            "actor": self.actor or "oncall",
+            "verb": self.get_verb_display(),
+            "when": f"{self.at:%Y-%m-%d %H:%M}",
+        }

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from oncall.reminders.models import Reminder
+from oncall.teams.language import speaking
 from oncall.teams.names import printable
 
 WEBHOOK_TIMEOUT = 5  # seconds, for the whole request
@@ -49,6 +50,11 @@ class PermanentError(DeliveryError):
 
 
 def build_email(reminder: Reminder) -> EmailMultiAlternatives:
+    with speaking(reminder.recipient):
+        return _build_email(reminder)
+
+
+def _build_email(reminder: Reminder) -> EmailMultiAlternatives:
     context = {"reminder": reminder, "recipient": reminder.recipient}
     message = EmailMultiAlternatives(
         # A subject carries people's names; one with a line break stored before
@@ -126,7 +132,9 @@ def webhook_body(reminder: Reminder) -> dict:
     if reminder.body:
         text += f"\n{reminder.body}"
     if reminder.link:
-        text += f"\n<{reminder.link}|{_('Open in oncall')}>"
+        with speaking(reminder.recipient):
+            label = _("Open in oncall")
+        text += f"\n<{reminder.link}|{label}>"
     return {
         "text": text,
         "id": reminder.message_token,

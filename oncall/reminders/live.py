@@ -23,6 +23,7 @@ from oncall.alerts.models import AlertOccurrence
 from oncall.alerts.timeline import duration_label
 from oncall.reminders.models import Reminder
 from oncall.shifts.models import ShadowShift
+from oncall.teams.language import speaking
 from oncall.teams.people import display_name
 
 # At most this many pages per shift and person: an alert storm fills the
@@ -68,7 +69,9 @@ def pages(now: datetime) -> Iterator[dict]:
             recipients.append((shift.primary, "primary"))
         for occurrence in during:
             for recipient, role in recipients:
-                yield _page(shift, occurrence, recipient, role, now)
+                with speaking(recipient):
+                    page = _page(shift, occurrence, recipient, role, now)
+                yield page
 
 
 def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str, now) -> dict:

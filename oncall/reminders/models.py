@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 MAX_ATTEMPTS = 5
@@ -49,7 +50,10 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", _("cancelled")
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reminders",
+        verbose_name=_("recipient"),
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel)
@@ -87,7 +91,12 @@ class Reminder(models.Model):
         verbose_name_plural = _("reminders")
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.recipient} ({self.channel}, {self.state})"
+        return gettext("%(kind)s to %(recipient)s (%(channel)s, %(state)s)") % {
+            "kind": self.get_kind_display(),
+            "recipient": self.recipient,
+            "channel": self.get_channel_display(),
+            "state": self.get_state_display(),
+        }
 
     @property
     def is_urgent(self) -> bool:

@@ -36,8 +36,9 @@ from oncall.reminders import live
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
 from oncall.shifts import flags
-from oncall.shifts.calendar import format_span
 from oncall.shifts.models import ScheduleChange, ShadowShift
+from oncall.teams.dates import format_date, format_span
+from oncall.teams.language import language_of, speaking
 from oncall.teams.models import Membership, Team
 from oncall.teams.people import display_name
 
@@ -151,15 +152,15 @@ def absolute_url(path: str) -> str:
 
 
 def local_label(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
-    """ "Tue 10 Mar 10:00 JST": the day is there because 24 h ahead is another day."""
+    """ "Tue 10 Mar 10:00 JST" / "3月10日(火) 10:00 JST": the day is there because 24 h
+    ahead is another day."""
     local = moment.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
+    return f"{format_date(local, 'short_datetime_nozone')} {local.tzname()}"
 
 
 def local_day(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
-    """ "Tue 8 Dec": the day a shift was on, in the reader's zone."""
-    local = moment.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b}"
+    """ "Tue 8 Dec" / "12月8日(火)": the day a shift was on, in the reader's zone."""
+    return format_date(moment.astimezone(tz), "weekday_day")
 
 
 def lead_label(lead: timedelta) -> str:
@@ -225,7 +226,9 @@ def _shift_upcoming_for(shift: ShadowShift, now: datetime) -> Iterator[Wanted]:
         if not wanted:
             wanted = [min(dues)]
         for lead, due in wanted:
-            yield _shift_reminder(shift, recipient, partner, role, lead, due, now)
+            with speaking(recipient):
+                reminder = _shift_reminder(shift, recipient, partner, role, lead, due, now)
+            yield reminder
 
 
 def _shift_reminder(shift, recipient, partner, role, lead, due, now) -> Wanted:
@@ -242,7 +245,12 @@ def _shift_reminder(shift, recipient, partner, role, lead, due, now) -> Wanted:
         who = _("with %(name)s") % {"name": display_name(partner)}
     else:
         who = _("with %(name)s (you are primary)") % {"name": display_name(partner)}
-    subject = f"{kind_label} {who} {lead_label(left)} ({when})"
+    subject = _("%(kind)s %(who)s %(lead)s (%(when)s)") % {
+        "kind": kind_label,
+        "who": who,
+        "lead": lead_label(left),
+        "when": when,
+    }
     ends = local_label(shift.ends_at, tz)
     body = "\n".join(
         [
@@ -287,20 +295,22 @@ def debrief_due(now: datetime) -> Iterator[Wanted]:
 
 def _debrief_due_for(shift: ShadowShift) -> Iterator[Wanted]:
     tz = shift.trainee.profile.tz
-    yield Wanted(
-        recipient=shift.trainee,
-        kind=Kind.DEBRIEF_DUE,
-        subject_key=f"shift:{shift.uid}",
-        due_at=shift.ends_at + DEBRIEF_AFTER,
-        subject=_("Write the debrief of your shift with %(name)s (%(when)s)")
-        % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
-        body=_(
-            "What pages did you see, what made sense, what is still open, "
-            "which runbooks were missing or wrong? Five minutes now saves the next trainee an hour."
-        ),
-        link=absolute_url(shift.get_absolute_url()),
-        payload={"shift": str(shift.uid), "team": shift.team.slug},
-    )
+    with speaking(shift.trainee):
+        wanted = Wanted(
+            recipient=shift.trainee,
+            kind=Kind.DEBRIEF_DUE,
+            subject_key=f"shift:{shift.uid}",
+            due_at=shift.ends_at + DEBRIEF_AFTER,
+            subject=_("Write the debrief of your shift with %(name)s (%(when)s)")
+            % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
+            body=_(
+                "What pages did you see, what made sense, what is still open, "
+                "which runbooks were missing or wrong? Five minutes now saves the next trainee an hour."
+            ),
+            link=absolute_url(shift.get_absolute_url()),
+            payload={"shift": str(shift.uid), "team": shift.team.slug},
+        )
+    yield wanted
 
 
 def review_due(now: datetime) -> Iterator[Wanted]:
@@ -322,17 +332,19 @@ def _review_due_for(runbook: Runbook, owners: dict, now: datetime) -> Iterator[W
     due = morning_of(due_on, owner.profile.tz)
     if due > now:
         return
-    yield Wanted(
-        recipient=owner,
-        kind=Kind.REVIEW_DUE,
-        subject_key=f"runbook:{runbook.pk}:{due_on.isoformat()}",
-        due_at=due,
-        subject=_("Runbook “%(title)s” is due for review") % {"title": runbook.title},
-        body=_("It was last reviewed %(last)s and should be every %(days)d days.")
-        % {"last": runbook.last_reviewed or _("never"), "days": runbook.review_every},
-        link=absolute_url(runbook.get_absolute_url()),
-        payload={"runbook": runbook.slug, "review_due_on": due_on.isoformat()},
-    )
+    with speaking(owner):
+        wanted = Wanted(
+            recipient=owner,
+            kind=Kind.REVIEW_DUE,
+            subject_key=f"runbook:{runbook.pk}:{due_on.isoformat()}",
+            due_at=due,
+            subject=_("Runbook “%(title)s” is due for review") % {"title": runbook.title},
+            body=_("It was last reviewed %(last)s and should be every %(days)d days.")
+            % {"last": runbook.last_reviewed or _("never"), "days": runbook.review_every},
+            link=absolute_url(runbook.get_absolute_url()),
+            payload={"runbook": runbook.slug, "review_due_on": due_on.isoformat()},
+        )
+    yield wanted
 
 
 def runbook_flagged(now: datetime) -> Iterator[Wanted]:
@@ -358,24 +370,27 @@ def _flagged_for(runbook: Runbook, owners: dict) -> Iterator[Wanted]:
         return
     latest = open_.latest
     n = len(open_.shifts)
-    yield Wanted(
-        recipient=owner,
-        kind=Kind.REVIEW_DUE,
-        subject_key=f"runbook:{runbook.pk}:flagged:{latest.astimezone(UTC).isoformat()}",
-        due_at=latest,
-        subject=ngettext(
-            "Runbook “%(title)s” was flagged in %(n)d debrief: review it now",
-            "Runbook “%(title)s” was flagged in %(n)d debriefs: review it now",
-            n,
+    with speaking(owner):
+        flagged_words = _("marked as missing or wrong")
+        wanted = Wanted(
+            recipient=owner,
+            kind=Kind.REVIEW_DUE,
+            subject_key=f"runbook:{runbook.pk}:flagged:{latest.astimezone(UTC).isoformat()}",
+            due_at=latest,
+            subject=ngettext(
+                "Runbook “%(title)s” was flagged in %(n)d debrief: review it now",
+                "Runbook “%(title)s” was flagged in %(n)d debriefs: review it now",
+                n,
+            )
+            % {"title": runbook.title, "n": n},
+            body="\n".join(
+                f"- {display_name(s.trainee)}: {s.debrief_runbook_gaps or flagged_words}"
+                for s in open_.shifts
+            ),
+            link=absolute_url(runbook.get_absolute_url()),
+            payload={"runbook": runbook.slug, "flagged_in": n},
         )
-        % {"title": runbook.title, "n": n},
-        body="\n".join(
-            f"- {display_name(s.trainee)}: {s.debrief_runbook_gaps or _('marked as missing or wrong')}"
-            for s in open_.shifts
-        ),
-        link=absolute_url(runbook.get_absolute_url()),
-        payload={"runbook": runbook.slug, "flagged_in": n},
-    )
+    yield wanted
 
 
 def item_overdue(now: datetime) -> Iterator[Wanted]:
@@ -401,29 +416,33 @@ def _item_overdue_for(onboarding: Onboarding, now: datetime) -> Iterator[Wanted]
         return
     left = onboarding.required_left
     for recipient in _engineer_and_lead(onboarding):
-        yield Wanted(
-            recipient=recipient,
-            kind=Kind.ITEM_OVERDUE,
-            subject_key=f"onboarding:{onboarding.pk}:{onboarding.target_date.isoformat()}",
-            due_at=due,
-            subject=ngettext(
-                "%(name)s's onboarding is past its target date with %(n)d item left",
-                "%(name)s's onboarding is past its target date with %(n)d items left",
-                left,
+        with speaking(recipient):
+            wanted = Wanted(
+                recipient=recipient,
+                kind=Kind.ITEM_OVERDUE,
+                subject_key=f"onboarding:{onboarding.pk}:{onboarding.target_date.isoformat()}",
+                due_at=due,
+                subject=ngettext(
+                    "%(name)s's onboarding is past its target date with %(n)d item left",
+                    "%(name)s's onboarding is past its target date with %(n)d items left",
+                    left,
+                )
+                % {"name": display_name(onboarding.engineer), "n": left},
+                body=_(
+                    "Target date: %(date)s. Pick the next item, or agree a new date with your lead."
+                )
+                % {"date": onboarding.target_date.isoformat()},
+                link=absolute_url(onboarding.get_absolute_url()),
+                payload={
+                    "onboarding": onboarding.pk,
+                    "team": onboarding.team.slug,
+                    "engineer": onboarding.engineer.get_username(),
+                    "target_date": onboarding.target_date.isoformat(),
+                    "required_items_left": left,
+                    "progress_percent": onboarding.percent,
+                },
             )
-            % {"name": display_name(onboarding.engineer), "n": left},
-            body=_("Target date: %(date)s. Pick the next item, or agree a new date with your lead.")
-            % {"date": onboarding.target_date.isoformat()},
-            link=absolute_url(onboarding.get_absolute_url()),
-            payload={
-                "onboarding": onboarding.pk,
-                "team": onboarding.team.slug,
-                "engineer": onboarding.engineer.get_username(),
-                "target_date": onboarding.target_date.isoformat(),
-                "required_items_left": left,
-                "progress_percent": onboarding.percent,
-            },
-        )
+        yield wanted
 
 
 def onboarding_stalled(now: datetime) -> Iterator[Wanted]:
@@ -441,22 +460,25 @@ def onboarding_stalled(now: datetime) -> Iterator[Wanted]:
 def _stalled_for(onboarding: Onboarding, now: datetime) -> Iterator[Wanted]:
     since = onboarding.last_activity_at
     for recipient in _engineer_and_lead(onboarding):
-        yield Wanted(
-            recipient=recipient,
-            kind=Kind.ONBOARDING_STALLED,
-            subject_key=f"onboarding:{onboarding.pk}:{since.astimezone(UTC).isoformat()}",
-            due_at=since + STALLED_AFTER,
-            subject=_("%(name)s's onboarding has had no progress for %(days)d days")
-            % {"name": display_name(onboarding.engineer), "days": (now - since).days},
-            body=_("Last activity: %(when)s.") % {"when": local_label(since, recipient.profile.tz)},
-            link=absolute_url(onboarding.get_absolute_url()),
-            payload={
-                "onboarding": onboarding.pk,
-                "team": onboarding.team.slug,
-                "engineer": onboarding.engineer.get_username(),
-                "last_activity_at": since.astimezone(UTC).isoformat(),
-            },
-        )
+        with speaking(recipient):
+            wanted = Wanted(
+                recipient=recipient,
+                kind=Kind.ONBOARDING_STALLED,
+                subject_key=f"onboarding:{onboarding.pk}:{since.astimezone(UTC).isoformat()}",
+                due_at=since + STALLED_AFTER,
+                subject=_("%(name)s's onboarding has had no progress for %(days)d days")
+                % {"name": display_name(onboarding.engineer), "days": (now - since).days},
+                body=_("Last activity: %(when)s.")
+                % {"when": local_label(since, recipient.profile.tz)},
+                link=absolute_url(onboarding.get_absolute_url()),
+                payload={
+                    "onboarding": onboarding.pk,
+                    "team": onboarding.team.slug,
+                    "engineer": onboarding.engineer.get_username(),
+                    "last_activity_at": since.astimezone(UTC).isoformat(),
+                },
+            )
+        yield wanted
 
 
 def reread_needed(now: datetime) -> Iterator[Wanted]:
@@ -478,20 +500,24 @@ def reread_needed(now: datetime) -> Iterator[Wanted]:
 def _reread_for(item: ItemProgress) -> Iterator[Wanted]:
     revision = item.runbook.current_revision
     engineer = item.onboarding.engineer
-    yield Wanted(
-        recipient=engineer,
-        kind=Kind.REREAD_NEEDED,
-        subject_key=f"item:{item.pk}:rev:{revision.pk}",
-        due_at=revision.created_at,
-        subject=_("Runbook “%(title)s” changed since you read it") % {"title": item.runbook.title},
-        body=_("Read it again at revision %(n)d to keep the item done.") % {"n": revision.number},
-        link=absolute_url(item.runbook.get_absolute_url()),
-        payload={
-            "runbook": item.runbook.slug,
-            "revision": revision.number,
-            "onboarding": item.onboarding_id,
-        },
-    )
+    with speaking(engineer):
+        wanted = Wanted(
+            recipient=engineer,
+            kind=Kind.REREAD_NEEDED,
+            subject_key=f"item:{item.pk}:rev:{revision.pk}",
+            due_at=revision.created_at,
+            subject=_("Runbook “%(title)s” changed since you read it")
+            % {"title": item.runbook.title},
+            body=_("Read it again at revision %(n)d to keep the item done.")
+            % {"n": revision.number},
+            link=absolute_url(item.runbook.get_absolute_url()),
+            payload={
+                "runbook": item.runbook.slug,
+                "revision": revision.number,
+                "onboarding": item.onboarding_id,
+            },
+        )
+    yield wanted
 
 
 def debrief_answered(now: datetime) -> Iterator[Wanted]:
@@ -507,18 +533,20 @@ def _answered_for(shift: ShadowShift) -> Iterator[Wanted]:
         return
     tz = shift.trainee.profile.tz
     answered = [q for q, a in shift.answered_questions if a]
-    yield Wanted(
-        recipient=shift.trainee,
-        kind=Kind.DEBRIEF_ANSWERED,
-        subject_key=f"shift:{shift.uid}:{shift.answered_at.astimezone(UTC).isoformat()}",
-        due_at=shift.answered_at,
-        subject=_("%(name)s answered your debrief of %(when)s")
-        % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
-        body=ngettext("%(n)d question answered.", "%(n)d questions answered.", len(answered))
-        % {"n": len(answered)},
-        link=absolute_url(f"{shift.get_absolute_url()}#answer"),
-        payload={"shift": str(shift.uid), "team": shift.team.slug, "answered": len(answered)},
-    )
+    with speaking(shift.trainee):
+        wanted = Wanted(
+            recipient=shift.trainee,
+            kind=Kind.DEBRIEF_ANSWERED,
+            subject_key=f"shift:{shift.uid}:{shift.answered_at.astimezone(UTC).isoformat()}",
+            due_at=shift.answered_at,
+            subject=_("%(name)s answered your debrief of %(when)s")
+            % {"name": display_name(shift.primary), "when": local_label(shift.starts_at, tz)},
+            body=ngettext("%(n)d question answered.", "%(n)d questions answered.", len(answered))
+            % {"n": len(answered)},
+            link=absolute_url(f"{shift.get_absolute_url()}#answer"),
+            payload={"shift": str(shift.uid), "team": shift.team.slug, "answered": len(answered)},
+        )
+    yield wanted
 
 
 def schedule_changed(now: datetime) -> Iterator[Wanted]:
@@ -543,21 +571,23 @@ def _change_notices(change: ScheduleChange) -> Iterator[Wanted]:
             continue
         mine = [s for s in shifts if person.pk in (s.trainee_id, s.primary_id)] or shifts
         tz = person.profile.tz
-        subject, lines = _change_words(change, mine, tz)
-        yield Wanted(
-            recipient=person,
-            kind=Kind.SCHEDULE_CHANGED,
-            subject_key=f"change:{change.pk}",
-            due_at=change.at,
-            subject=subject,
-            body="\n".join(lines),
-            link=absolute_url(mine[0].get_absolute_url()),
-            payload={
-                "change": change.what,
-                "by": change.by.get_username() if change.by else "",
-                "shifts": [str(s.uid) for s in mine],
-            },
-        )
+        with speaking(person):
+            subject, lines = _change_words(change, mine, tz)
+            wanted = Wanted(
+                recipient=person,
+                kind=Kind.SCHEDULE_CHANGED,
+                subject_key=f"change:{change.pk}",
+                due_at=change.at,
+                subject=subject,
+                body="\n".join(lines),
+                link=absolute_url(mine[0].get_absolute_url()),
+                payload={
+                    "change": change.what,
+                    "by": change.by.get_username() if change.by else "",
+                    "shifts": [str(s.uid) for s in mine],
+                },
+            )
+        yield wanted
 
 
 def _change_words(change: ScheduleChange, shifts: list, tz) -> tuple[str, list[str]]:
@@ -623,27 +653,29 @@ def _withdrawn_for(item: ItemProgress) -> Iterator[Wanted]:
     if not lead.is_active or lead.pk == onboarding.engineer_id:
         return
     at = item.signoff_withdrawn_at
-    yield Wanted(
-        recipient=lead,
-        kind=Kind.SIGNOFF_WITHDRAWN,
-        subject_key=f"item:{item.pk}:{at.astimezone(UTC).isoformat()}",
-        due_at=at,
-        subject=_("Your sign-off on “%(title)s” for %(name)s lapsed")
-        % {"title": item.title, "name": display_name(onboarding.engineer)},
-        body=_(
-            "The item was unticked or its note changed after you signed it off (%(when)s). "
-            "Look at it again and sign off what is there now."
+    with speaking(lead):
+        wanted = Wanted(
+            recipient=lead,
+            kind=Kind.SIGNOFF_WITHDRAWN,
+            subject_key=f"item:{item.pk}:{at.astimezone(UTC).isoformat()}",
+            due_at=at,
+            subject=_("Your sign-off on “%(title)s” for %(name)s lapsed")
+            % {"title": item.title, "name": display_name(onboarding.engineer)},
+            body=_(
+                "The item was unticked or its note changed after you signed it off (%(when)s). "
+                "Look at it again and sign off what is there now."
+            )
+            % {"when": local_label(at, lead.profile.tz)},
+            link=absolute_url(f"{onboarding.get_absolute_url()}#item-{item.pk}"),
+            payload={
+                "onboarding": onboarding.pk,
+                "team": onboarding.team.slug,
+                "engineer": onboarding.engineer.get_username(),
+                "item": item.title,
+                "withdrawn_at": at.astimezone(UTC).isoformat(),
+            },
         )
-        % {"when": local_label(at, lead.profile.tz)},
-        link=absolute_url(f"{onboarding.get_absolute_url()}#item-{item.pk}"),
-        payload={
-            "onboarding": onboarding.pk,
-            "team": onboarding.team.slug,
-            "engineer": onboarding.engineer.get_username(),
-            "item": item.title,
-            "withdrawn_at": at.astimezone(UTC).isoformat(),
-        },
-    )
+    yield wanted
 
 
 def weekly_digest(now: datetime) -> Iterator[Wanted]:
@@ -671,19 +703,26 @@ def _digest_for(team: Team, leads: list, now: datetime) -> Iterator[Wanted]:
     ]
     if not mondays:
         return
-    subject, body, payload = _digest_content(team, now)
+    contents = {}  # one digest per language the leads read
     for monday in mondays:
         for lead in leads:
-            yield Wanted(
-                recipient=lead,
-                kind=Kind.WEEKLY_DIGEST,
-                subject_key=f"team:{team.slug}:{monday.isoformat()}",
-                due_at=_digest_due(monday, team.tz),
-                subject=subject,
-                body=body,
-                link=absolute_url(f"/teams/{team.slug}/readiness/"),
-                payload={"team": team.slug, "week_of": monday.isoformat(), **payload},
-            )
+            language = language_of(lead)
+            if language not in contents:
+                with speaking(lead):
+                    contents[language] = _digest_content(team, now)
+            subject, body, payload = contents[language]
+            with speaking(lead):
+                wanted = Wanted(
+                    recipient=lead,
+                    kind=Kind.WEEKLY_DIGEST,
+                    subject_key=f"team:{team.slug}:{monday.isoformat()}",
+                    due_at=_digest_due(monday, team.tz),
+                    subject=subject,
+                    body=body,
+                    link=absolute_url(f"/teams/{team.slug}/readiness/"),
+                    payload={"team": team.slug, "week_of": monday.isoformat(), **payload},
+                )
+            yield wanted
 
 
 def _digest_due(monday: date, tz: zoneinfo.ZoneInfo) -> datetime:

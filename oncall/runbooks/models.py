@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.models import Team
@@ -30,7 +31,12 @@ class Runbook(models.Model):
     slug = models.CharField(_("slug"), max_length=255, unique=True)  # may hold "/"
     title = models.CharField(_("title"), max_length=300)
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="runbooks"
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runbooks",
+        verbose_name=_("team"),
     )
     service = models.CharField(_("service"), max_length=100, blank=True)
     alerts = models.JSONField(_("alerts"), default=list, blank=True)
@@ -52,10 +58,15 @@ class Runbook(models.Model):
     source_path = models.CharField(_("source path"), max_length=500, blank=True)
     archived = models.BooleanField(_("archived"), default=False)
     current_revision = models.ForeignKey(
-        "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "Revision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("current revision"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["title"]
@@ -102,35 +113,43 @@ class Runbook(models.Model):
 class AlertName(models.Model):
     """One alert a runbook answers; ``key`` is the lower-cased name for lookups."""
 
-    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="alert_names")
-    name = models.CharField(max_length=200)
-    key = models.CharField(max_length=200, db_index=True)
+    runbook = models.ForeignKey(
+        Runbook, on_delete=models.CASCADE, related_name="alert_names", verbose_name=_("runbook")
+    )
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    key = models.CharField(max_length=200, db_index=True, verbose_name=_("key"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["runbook", "key"], name="alertname_unique_per_runbook")
         ]
+        verbose_name = _("alert name")
+        verbose_name_plural = _("alert names")
 
     def __str__(self) -> str:
         return self.name
 
 
 class Revision(models.Model):
-    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="revisions")
-    number = models.PositiveIntegerField()
-    content_hash = models.CharField(max_length=64)
-    markdown = models.TextField()
-    html = models.TextField()
-    toc = models.JSONField(default=list, blank=True)
-    author = models.CharField(max_length=200, blank=True)
-    commit = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    runbook = models.ForeignKey(
+        Runbook, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("runbook")
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    content_hash = models.CharField(max_length=64, verbose_name=_("content hash"))
+    markdown = models.TextField(verbose_name=_("markdown"))
+    html = models.TextField(verbose_name=_("html"))
+    toc = models.JSONField(default=list, blank=True, verbose_name=_("toc"))
+    author = models.CharField(max_length=200, blank=True, verbose_name=_("author"))
+    commit = models.CharField(max_length=64, blank=True, verbose_name=_("commit"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["runbook", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["runbook", "number"], name="revision_unique_number")
         ]
+        verbose_name = _("revision")
+        verbose_name_plural = _("revisions")
 
     def __str__(self) -> str:
         return f"{self.runbook.slug} r{self.number}"
@@ -139,11 +158,17 @@ class Revision(models.Model):
 class Section(models.Model):
     """A folder's description, from its ``_index.md``."""
 
-    path = models.CharField(max_length=255, unique=True)  # "" for the top folder
-    title = models.CharField(max_length=300)
-    html = models.TextField(blank=True)
-    content_hash = models.CharField(max_length=64, blank=True)
-    source_root = models.CharField(max_length=500, blank=True)
+    path = models.CharField(
+        max_length=255, unique=True, verbose_name=_("path")
+    )  # "" for the top folder
+    title = models.CharField(max_length=300, verbose_name=_("title"))
+    html = models.TextField(blank=True, verbose_name=_("html"))
+    content_hash = models.CharField(max_length=64, blank=True, verbose_name=_("content hash"))
+    source_root = models.CharField(max_length=500, blank=True, verbose_name=_("source root"))
+
+    class Meta:
+        verbose_name = _("section")
+        verbose_name_plural = _("sections")
 
     def __str__(self) -> str:
         return self.title
@@ -158,12 +183,20 @@ class SearchDocument(models.Model):
     """
 
     runbook = models.OneToOneField(
-        Runbook, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+        Runbook,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="search_document",
+        verbose_name=_("runbook"),
     )
-    title = models.TextField()
-    alerts = models.TextField(blank=True)  # alert names, one per line
-    tags = models.TextField(blank=True)  # tags, one per line
-    body = models.TextField(blank=True)
+    title = models.TextField(verbose_name=_("title"))
+    alerts = models.TextField(blank=True, verbose_name=_("alerts"))  # alert names, one per line
+    tags = models.TextField(blank=True, verbose_name=_("tags"))  # tags, one per line
+    body = models.TextField(blank=True, verbose_name=_("body"))
+
+    class Meta:
+        verbose_name = _("search document")
+        verbose_name_plural = _("search documents")
 
     def __str__(self) -> str:
         return self.title
@@ -182,7 +215,11 @@ class SyncRun(models.Model):
         _("folders"), default=list, blank=True, help_text=_("Empty means RUNBOOKS_DIR.")
     )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("requested by"),
     )
     state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
     summary = models.CharField(_("summary"), max_length=200, blank=True)
@@ -197,7 +234,10 @@ class SyncRun(models.Model):
         verbose_name_plural = _("runbook syncs")
 
     def __str__(self) -> str:
-        return f"sync #{self.pk} ({self.state})"
+        return gettext("sync #%(pk)s (%(state)s)") % {
+            "pk": self.pk,
+            "state": self.get_state_display(),
+        }
 
     def finish(self, *, state: str, summary: str, log: str) -> None:
         self.state = state

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import find_clash, save_edited
@@ -18,7 +19,7 @@ class ShadowShiftAdminForm(forms.ModelForm):
         starts, ends = data.get("starts_at"), data.get("ends_at")
         trainee, primary = data.get("trainee"), data.get("primary")
         if trainee and primary and trainee == primary:
-            self.add_error("primary", "The trainee cannot be their own primary.")
+            self.add_error("primary", _("The trainee cannot be their own primary."))
         elif starts and ends and trainee and primary and data.get("state") != "cancelled":
             occurrence = Occurrence(local_date=starts.date(), starts_at=starts, ends_at=ends)
             exclude = [self.instance.pk] if self.instance.pk else []
@@ -26,8 +27,13 @@ class ShadowShiftAdminForm(forms.ModelForm):
             if clash:
                 self.add_error(
                     None,
-                    f"{clash.person} already has a shift then: #{clash.shift.pk} "
-                    f"({clash.shift.starts_at:%Y-%m-%d %H:%M}–{clash.shift.ends_at:%H:%M} UTC).",
+                    _("%(person)s already has a shift then: #%(pk)s (%(start)s–%(end)s UTC).")
+                    % {
+                        "person": clash.person,
+                        "pk": clash.shift.pk,
+                        "start": f"{clash.shift.starts_at:%Y-%m-%d %H:%M}",
+                        "end": f"{clash.shift.ends_at:%H:%M}",
+                    },
                 )
         return data
 

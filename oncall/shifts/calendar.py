@@ -7,34 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.urls import reverse
-from django.utils import dateformat
 
 from oncall.shifts.models import ShadowShift
+from oncall.teams.dates import format_date, format_span  # noqa: F401 - the calendar's span, re-exported
 
 WEEK = "week"
 MONTH = "month"
 VIEWS = (WEEK, MONTH)
 MONTH_CHIPS = 4  # shifts listed in a month cell before "+N more"
-
-
-def format_span(starts: datetime, ends: datetime, tz: ZoneInfo) -> str:
-    """``Tue 1 Dec 2026, 10:00–18:00 JST``, or with both dates when it crosses midnight.
-
-    The zone abbreviation is named after each time whose offset differs
-    (a shift across a DST change reads ``01:00 BST – 09:00 GMT``).
-    """
-    start, end = starts.astimezone(tz), ends.astimezone(tz)
-    if start.date() == end.date():
-        if start.tzname() == end.tzname():
-            return f"{dateformat.format(start, 'D j M Y, H:i')}–{dateformat.format(end, 'H:i T')}"
-        return f"{dateformat.format(start, 'D j M Y, H:i T')} – {dateformat.format(end, 'H:i T')}"
-    if start.tzname() == end.tzname():
-        return (
-            f"{dateformat.format(start, 'D j M, H:i')} – {dateformat.format(end, 'D j M Y, H:i T')}"
-        )
-    return (
-        f"{dateformat.format(start, 'D j M, H:i T')} – {dateformat.format(end, 'D j M Y, H:i T')}"
-    )
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -150,7 +130,7 @@ class Day:
 
     @property
     def label(self) -> str:
-        return dateformat.format(self.date, "l j F")
+        return format_date(self.date, "day_label")
 
     @property
     def chips(self) -> list[Block]:

@@ -5,12 +5,10 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q
-from django.utils import dateformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from oncall.runbooks.models import Runbook
-from oncall.shifts.calendar import format_span
 from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import find_clash, plan_moves, this_and_following
 from oncall.shifts.series import (
@@ -25,6 +23,7 @@ from oncall.shifts.series import (
     first_self_overlap,
     format_offset,
 )
+from oncall.teams.dates import format_date, format_span
 from oncall.teams.forms import BoundedModelMultipleChoiceField
 from oncall.teams.models import Team, time_zone_choices
 from oncall.teams.people import display_name
@@ -62,7 +61,7 @@ def pickers(team: Team, *, keep_primary: int | None = None):
 
 
 def _wall(local: datetime) -> str:
-    return dateformat.format(local, "l j F Y, H:i")
+    return format_date(local, "wall")
 
 
 class ShiftTimesForm(forms.Form):

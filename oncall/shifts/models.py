@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.runbooks.models import Runbook
@@ -51,28 +52,36 @@ class ShadowShift(models.Model):
         DONE = "done", _("done")
         CANCELLED = "cancelled", _("cancelled")
 
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="shifts")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("uid"))
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="shifts", verbose_name=_("team")
+    )
     trainee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts_as_trainee"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="shifts_as_trainee",
+        verbose_name=_("trainee"),
     )
     primary = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts_as_primary"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="shifts_as_primary",
+        verbose_name=_("primary"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.SHADOW)
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
     time_zone = models.CharField(_("entered in time zone"), max_length=64, default="UTC")
     state = models.CharField(_("state"), max_length=20, choices=State, default=State.SCHEDULED)
-    series = models.UUIDField(null=True, blank=True, db_index=True)
-    sequence = models.PositiveIntegerField(default=0)
+    series = models.UUIDField(null=True, blank=True, db_index=True, verbose_name=_("series"))
+    sequence = models.PositiveIntegerField(default=0, verbose_name=_("sequence"))
 
     debrief_pages_seen = models.TextField(_("pages seen"), blank=True)
     debrief_made_sense = models.TextField(_("what made sense"), blank=True)
     debrief_open_questions = models.TextField(_("open questions"), blank=True)
     debrief_runbook_gaps = models.TextField(_("runbooks missing or wrong"), blank=True)
     debrief_runbooks = models.ManyToManyField(Runbook, blank=True, related_name="debriefs")
-    debriefed_at = models.DateTimeField(null=True, blank=True)
+    debriefed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("debriefed at"))
 
     # The primary's part of the debrief: an answer to each open question, the
     # runbooks to fix, and whether the trainee is ready for reverse shadowing.
@@ -87,7 +96,12 @@ class ShadowShift(models.Model):
     )
     debrief_ready_reason = models.TextField(_("why not yet"), blank=True)
     answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("answered by"),
     )
     answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
 
@@ -96,15 +110,25 @@ class ShadowShift(models.Model):
     # having attended, which waits for that confirmation.
     attended_at = models.DateTimeField(_("trainee recorded attending"), null=True, blank=True)
     confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("confirmed by"),
     )
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     objects = ShadowShiftQuerySet.as_manager()
 
@@ -123,9 +147,16 @@ class ShadowShift(models.Model):
                 condition=~models.Q(trainee=F("primary")), name="shift_trainee_is_not_primary"
             ),
         ]
+        verbose_name = _("shadow shift")
+        verbose_name_plural = _("shadow shifts")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.trainee} with {self.primary} at {self.starts_at}"
+        return gettext("%(kind)s %(trainee)s with %(primary)s at %(when)s") % {
+            "kind": self.get_kind_display(),
+            "trainee": self.trainee,
+            "primary": self.primary,
+            "when": self.starts_at,
+        }
 
     def get_absolute_url(self) -> str:
         return reverse("shifts:detail", args=[self.pk])
@@ -290,20 +321,31 @@ class ScheduleChange(models.Model):
         MOVED = "moved", _("moved")
         CANCELLED = "cancelled", _("cancelled")
 
-    what = models.CharField(max_length=20, choices=What)
+    what = models.CharField(max_length=20, choices=What, verbose_name=_("what"))
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
     )
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("at"))
     shifts = models.ManyToManyField(ShadowShift, related_name="changes")
     people = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
-    before = models.JSONField(default=dict, blank=True)
+    before = models.JSONField(default=dict, blank=True, verbose_name=_("before"))
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("schedule change")
+        verbose_name_plural = _("schedule changes")
 
     def __str__(self) -> str:
-        return f"{self.what} by {self.by} at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("%(what)s by %(by)s at %(when)s") % {
+            "what": self.get_what_display(),
+            "by": self.by,
+            "when": f"{self.at:%Y-%m-%d %H:%M}",
+        }
 
 
 class FlagsDismissed(models.Model):
@@ -313,19 +355,31 @@ class FlagsDismissed(models.Model):
     them the same way (``flags.open_flags``).
     """
 
-    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="+")
+    runbook = models.ForeignKey(
+        Runbook, on_delete=models.CASCADE, related_name="+", verbose_name=_("runbook")
+    )
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
     )
     note = models.TextField(_("note"), blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["runbook", "at"])]
+        verbose_name = _("flags dismissed")
+        verbose_name_plural = _("flags dismisseds")
 
     def __str__(self) -> str:
-        return f"flags on {self.runbook} dismissed at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("flags on %(runbook)s dismissed at %(when)s") % {
+            "runbook": self.runbook,
+            "when": f"{self.at:%Y-%m-%d %H:%M}",
+        }
 
 
 class Booking(models.Model):
@@ -338,19 +392,32 @@ class Booking(models.Model):
     clashing saves racing each other fail at the database (migration 0003).
     """
 
-    shift = models.ForeignKey(ShadowShift, on_delete=models.CASCADE, related_name="bookings")
-    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    shift = models.ForeignKey(
+        ShadowShift, on_delete=models.CASCADE, related_name="bookings", verbose_name=_("shift")
+    )
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("person"),
+    )
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
 
     class Meta:
         indexes = [models.Index(fields=["person", "starts_at"])]
         constraints = [
             models.UniqueConstraint(fields=["shift", "person"], name="booking_once_per_shift"),
         ]
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
 
     def __str__(self) -> str:
-        return f"{self.person} booked {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"
+        return gettext("%(person)s booked %(start)s–%(end)s UTC") % {
+            "person": self.person,
+            "start": f"{self.starts_at:%Y-%m-%d %H:%M}",
+            "end": f"{self.ends_at:%H:%M}",
+        }
 
     @classmethod
     def for_shift(cls, shift: ShadowShift) -> list["Booking"]:

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -404,8 +404,10 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     profile = feeds.profile_for_token(token)
     if profile is None:
         raise Http404
-    name = _("Shadow shifts of %(name)s") % {"name": display_name(profile.user)}
-    body = feeds.calendar_for(feeds.shifts_for_person(profile.user), name=name)
+    # In the owner's language; with none set, in what the calendar app asks for.
+    with translation.override(profile.language or translation.get_language()):
+        name = _("Shadow shifts of %(name)s") % {"name": display_name(profile.user)}
+        body = feeds.calendar_for(feeds.shifts_for_person(profile.user), name=name)
     return _feed_response(body, "shifts.ics")
 
 
@@ -420,6 +422,7 @@ def feed_team(request: HttpRequest, token: str, slug: str) -> HttpResponse:
     team = teams_led_by(profile.user).filter(slug=slug).first()
     if team is None:
         raise Http404
-    name = _("Shadow shifts of %(team)s") % {"team": team.name}
-    body = feeds.calendar_for(feeds.shifts_for_team(team), name=name)
+    with translation.override(profile.language or translation.get_language()):
+        name = _("Shadow shifts of %(team)s") % {"team": team.name}
+        body = feeds.calendar_for(feeds.shifts_for_team(team), name=name)
     return _feed_response(body, f"{team.slug}-shifts.ics")

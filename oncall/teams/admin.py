@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from oncall.teams import language
 from oncall.teams.forms import BoundedModelMultipleChoiceField, PrintableNamesMixin
 from oncall.teams.models import Heartbeat, Membership, Profile, Team
 
@@ -33,10 +34,17 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "time_zone", "email_enabled", "webhook_enabled"]
+    list_display = ["user", "language", "time_zone", "email_enabled", "webhook_enabled"]
+    list_filter = ["language"]
     search_fields = ["user__username", "user__email"]
     readonly_fields = ["calendar_token"]
     list_select_related = ["user"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.user_id == request.user.pk:
+            # Your own language applies at once; another person's at their next sign-in.
+            language.remember(request, obj.language)
 
 
 @admin.register(Heartbeat)

@@ -7,4 +7,4 @@ class TeamsConfig(AppConfig):
     verbose_name = _("Teams and people")
 
     def ready(self) -> None:
-        from oncall.teams import signals  # noqa: F401 - connects the profile receiver
+        from oncall.teams import language, signals  # noqa: F401 - connect their receivers

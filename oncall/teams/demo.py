@@ -7,11 +7,13 @@ from oncall.teams.models import Membership, Team
 DEMO_PASSWORD = "oncall-demo"  # noqa: S105 - printed by `make run`, for a laptop demo only
 
 DEMO_USERS = [
-    # username, first name, staff, team memberships
-    ("lead", "Lena", False, [("payments", Membership.Role.LEAD)]),
-    ("primary", "Priya", False, [("payments", Membership.Role.MEMBER)]),
-    ("trainee", "Taro", False, [("payments", Membership.Role.MEMBER)]),
-    ("admin", "Ada", True, []),
+    # username, first name, staff, team memberships, language ("" = the browser's)
+    ("lead", "Lena", False, [("payments", Membership.Role.LEAD)], ""),
+    ("primary", "Priya", False, [("payments", Membership.Role.MEMBER)], ""),
+    ("trainee", "Taro", False, [("payments", Membership.Role.MEMBER)], ""),
+    ("admin", "Ada", True, [], ""),
+    # A second trainee who reads Japanese, to try both languages side by side.
+    ("kenji", "Kenji", False, [("payments", Membership.Role.MEMBER)], "ja"),
 ]
 DEMO_TEAMS = [("payments", "Payments", "Asia/Tokyo"), ("platform", "Platform", "Europe/London")]
 
@@ -25,7 +27,7 @@ def seed(out) -> None:
         )
         if created:
             out(f"team {slug} ({tz})")
-    for username, first_name, staff, memberships in DEMO_USERS:
+    for username, first_name, staff, memberships, language in DEMO_USERS:
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User.objects.create_user(
@@ -37,7 +39,8 @@ def seed(out) -> None:
                 is_superuser=staff,
             )
             user.profile.time_zone = "Asia/Tokyo" if memberships else "UTC"
-            user.profile.save(update_fields=["time_zone"])
+            user.profile.language = language
+            user.profile.save(update_fields=["time_zone", "language"])
             out(f"user {username}")
         for slug, role in memberships:
             Membership.objects.get_or_create(user=user, team=teams[slug], defaults={"role": role})

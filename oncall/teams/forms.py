@@ -1,7 +1,12 @@
+from functools import cache
+
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from oncall.teams.models import DEFAULT_LEAD_TIMES, Profile, time_zone_choices
+from oncall.teams.models import DEFAULT_LEAD_TIMES, LANGUAGE_CHOICES, Profile, time_zone_choices
 from oncall.teams.names import validate_printable
 
 # The range of a 64-bit signed integer column: every primary key the database holds.
@@ -77,8 +82,53 @@ class LeadTimesField(forms.CharField):
         return value
 
 
+@cache
+def _time_zone_options() -> tuple[dict[str, int], tuple[str, ...]]:
+    """Every time zone as a ready ``<option>``, built once per process."""
+    names = time_zone_choices()
+    index = {value: i for i, (value, _label) in enumerate(names)}
+    options = tuple(
+        f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in names
+    )
+    return index, options
+
+
+class TimeZoneSelect(forms.Select):
+    """The ~600 time zones as one ``<select>``, without a template per option.
+
+    Django renders each option of a Select through a template, which made the
+    profile page spend most of its time on this one field. The options are
+    fixed for the life of the process, so they are escaped once and only the
+    chosen one is marked on each render.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        index, options = _time_zone_options()
+        chosen = index.get(str(value) if value is not None else "")
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        parts = list(options)
+        if chosen is not None:
+            parts[chosen] = parts[chosen].replace("<option ", "<option selected ", 1)
+        # flatatt escapes the attributes; every option was escaped when built.
+        return mark_safe(f"<select{flatatt(final)}>{''.join(parts)}</select>")  # noqa: S308
+
+
+class TimeZoneField(forms.ChoiceField):
+    widget = TimeZoneSelect
+
+    def valid_value(self, value) -> bool:
+        return str(value) in _time_zone_options()[0]
+
+
 class ProfileForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("As my browser asks"))] + LANGUAGE_CHOICES,
+        required=False,
+        help_text=_("Pages, reminders and your calendar feed use this language."),
+    )
+    time_zone = TimeZoneField(label=_("Time zone"), choices=time_zone_choices)
     lead_times = LeadTimesField(
         label=_("Remind me before a shift"),
         required=False,
@@ -88,6 +138,7 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
         fields = [
+            "language",
             "time_zone",
             "email_enabled",
             "webhook_enabled",

@@ -7,11 +7,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.names import validate_printable
 
 DEFAULT_LEAD_TIMES = [24 * 60, 60]  # minutes before a shift: 24 h and 1 h
+
+# Each language named in itself, so a reader finds their own whatever is shown.
+LANGUAGE_CHOICES = [("en", "English"), ("ja", "日本語")]
 
 
 @cache
@@ -67,9 +71,14 @@ class Membership(models.Model):
         LEAD = "lead", _("lead")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("team")
+    )
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
 
@@ -82,7 +91,11 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.team} ({self.role})"
+        return gettext("%(user)s in %(team)s (%(role)s)") % {
+            "user": self.user,
+            "team": self.team,
+            "role": self.get_role_display(),
+        }
 
     @property
     def is_lead(self) -> bool:
@@ -91,12 +104,24 @@ class Membership(models.Model):
 
 class Profile(models.Model):
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="profile",
+        verbose_name=_("user"),
     )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
-    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=LANGUAGE_CHOICES,
+        help_text=_("Empty: follow the browser's language."),
+    )
+    calendar_token = models.CharField(
+        max_length=64, unique=True, default=new_calendar_token, verbose_name=_("calendar token")
+    )
     # Reminder preferences.
     lead_times = models.JSONField(
         _("reminder lead times (minutes before a shift)"), default=list, blank=True
@@ -112,7 +137,7 @@ class Profile(models.Model):
         verbose_name_plural = _("profiles")
 
     def __str__(self) -> str:
-        return f"profile of {self.user}"
+        return gettext("profile of %(user)s") % {"user": self.user}
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -154,8 +179,15 @@ class Profile(models.Model):
 class Heartbeat(models.Model):
     """The last time a periodic task ran: proof that beat, broker and a worker live."""
 
-    name = models.CharField(max_length=50, unique=True)
-    at = models.DateTimeField()
+    name = models.CharField(max_length=50, unique=True, verbose_name=_("name"))
+    at = models.DateTimeField(verbose_name=_("at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
-        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(name)s at %(when)s") % {
+            "name": self.name,
+            "when": f"{self.at:%Y-%m-%d %H:%M:%S}",
+        }

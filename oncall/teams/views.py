@@ -5,11 +5,12 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import get_language_from_request
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from oncall.teams import health, ratelimit
+from oncall.teams import health, language, ratelimit
 from oncall.teams.forms import ProfileForm
 from oncall.teams.subscribe import subscription
 
@@ -55,6 +56,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         form = ProfileForm(request.POST, instance=request.user.profile)
         if form.is_valid():
             form.save()
+            # The new language applies at once, to this message too.
+            language.remember(request, form.instance.language)
+            language.apply(request, form.instance.language or get_language_from_request(request))
             messages.success(request, _("Your settings are saved."))
             return redirect("profile")
         return render_profile(request, form)

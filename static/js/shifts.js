@@ -2,6 +2,8 @@
 // this only refreshes it, so the page reads the same without JavaScript.
 (() => {
   const lang = document.documentElement.lang || "en";
+  // Japanese writes a duration without spaces or commas: 12時間45分, as the server does.
+  const japanese = lang.startsWith("ja");
   const units = [
     ["day", 86400],
     ["hour", 3600],
@@ -20,7 +22,8 @@
       }
       if (parts.length === 2) break;
     }
-    return parts.length ? parts.join(", ") : units[2][0].format(0);
+    if (!parts.length) parts.push(units[2][0].format(0));
+    return japanese ? parts.join("").replace(/\s+/g, "") : parts.join(", ");
   }
 
   function tick() {
