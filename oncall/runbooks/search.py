@@ -17,6 +17,11 @@ Engines:
   LIKE over the same table.
 - PostgreSQL: pg_trgm GIN indexes (all searched text; titles, tags and
   alert keys on their own) answer ILIKE '%word%'.
+- Both: a Japanese (CJK) word of one or two characters (期限, 障害) has no
+  trigram to look up, so each run of CJK characters is also stored as its
+  characters and overlapping pairs in a btree-indexed table (SearchTerm,
+  migration 0005); such a word is one index lookup there. Longer Japanese
+  words go through the trigram indexes like any other.
 
 Ranking comes in tiers, each a query of its own that stops once the page is
 full: the runbook answering the query as an exact alert name; then runbooks
@@ -33,7 +38,7 @@ from django.db import connection
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from oncall.runbooks.models import Runbook
+from oncall.runbooks.models import Runbook, SearchDocument, SearchTerm
 
 MAX_WORDS = 6
 MAX_WORD_LENGTH = 100
@@ -46,6 +51,14 @@ class Rank:
     ALERT = 2
     TAG = 3
     BODY = 4
+
+
+# Where a term must stand to count for a tier (see SearchTerm.found_in).
+TIER_FOUND_IN = {
+    Rank.TITLE: SearchTerm.TITLE,
+    Rank.ALERT: SearchTerm.ALERTS,
+    Rank.TAG: SearchTerm.TAGS,
+}
 
 
 @dataclass
@@ -63,6 +76,54 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 SEPARATORS = re.compile(r"-+")
 # A joined word is tried as two parts of at least this many characters each.
 MIN_PART = 3
+
+
+# Scripts written without spaces between words: hiragana, katakana (with ー),
+# CJK ideographs, half-width katakana and Hangul syllables.
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af"
+CJK_RUN = re.compile(f"[{CJK}]+")
+CJK_CHARACTER = re.compile(f"[{CJK}]")
+# Words of fewer characters than a trigram: the trigram indexes cannot answer them.
+TRIGRAM = 3
+
+
+def cjk_terms(document: SearchDocument) -> list[SearchTerm]:
+    """The SearchTerm rows of one search document: the characters and overlapping
+    pairs of each run of CJK characters, once each, with where they stand.
+
+    A word of one or two CJK characters stands in the text exactly where it is
+    one of these terms (its characters are in the same run), so looking it
+    up needs no second check against the text.
+    """
+    terms: dict[str, int] = {}
+    for found_in, text in (
+        (SearchTerm.TITLE, document.title),
+        (SearchTerm.ALERTS, document.alerts),
+        (SearchTerm.TAGS, document.tags),
+        (SearchTerm.BODY, document.body),
+    ):
+        for run in CJK_RUN.findall(text):
+            for at in range(len(run)):
+                for term in (run[at], run[at : at + 2]):
+                    terms[term] = terms.get(term, 0) | found_in
+    return [
+        SearchTerm(runbook_id=document.runbook_id, term=term, found_in=found_in)
+        for term, found_in in terms.items()
+    ]
+
+
+def _terms_of(word: str) -> tuple[list[str], bool]:
+    """The SearchTerms to look ``word`` up by, and whether they answer it alone.
+
+    A CJK word of one or two characters is its own term. A shorter-than-a-
+    trigram word mixing scripts (``aの``) needs each of its CJK characters and
+    still a LIKE over the text. Anything else is for the trigram indexes.
+    """
+    if len(word) >= TRIGRAM:
+        return [], False
+    if CJK_RUN.fullmatch(word):
+        return [word], True
+    return CJK_CHARACTER.findall(word), False
 
 
 def words_of(query: str) -> list[str]:
@@ -175,14 +236,33 @@ def _tier(
     words: list[str], rank: int, *, exclude: list[int], team: str, tag: str, limit: int
 ) -> list[int]:
     """Ids of live runbooks matching every word for one rank tier, up to ``limit``."""
-    if rank == Rank.TITLE:
-        source, match, params = _title_match(words)
+    texts = [w for w in words if not _terms_of(w)[1]]  # words the text indexes answer
+    if not texts:
+        source, match, params = "runbooks_runbook r", "", []
+    elif rank == Rank.TITLE:
+        source, match, params = _title_match(texts)
     elif rank == Rank.ALERT:
-        source, match, params = _alerts_match(words)
+        source, match, params = _alerts_match(texts)
     elif rank == Rank.TAG:
-        source, match, params = _text_match(words, "tags")
+        source, match, params = _text_match(texts, "tags")
     else:
-        source, match, params = _text_match(words, None)
+        source, match, params = _text_match(texts, None)
+    conditions = [match] if match else []
+    found_in = TIER_FOUND_IN.get(rank)  # the body tier takes a term anywhere
+    for word in words:
+        for term in _terms_of(word)[0]:
+            if found_in:
+                conditions.append(
+                    "r.id IN (SELECT runbook_id FROM runbooks_searchterm"
+                    " WHERE term = %s AND (found_in & %s) <> 0)"
+                )
+                params = [*params, term, found_in]
+            else:
+                conditions.append(
+                    "r.id IN (SELECT runbook_id FROM runbooks_searchterm WHERE term = %s)"
+                )
+                params = [*params, term]
+    match = " AND ".join(conditions)
     filter_sql, filter_params = _filters(team, tag)
     if exclude:
         filter_sql += f" AND r.id NOT IN ({', '.join(['%s'] * len(exclude))})"

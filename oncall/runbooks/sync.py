@@ -28,7 +28,15 @@ from oncall.runbooks.files import (
     slug_for,
     split_front_matter,
 )
-from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
+from oncall.runbooks.models import (
+    AlertName,
+    Revision,
+    Runbook,
+    SearchDocument,
+    SearchTerm,
+    Section,
+)
+from oncall.runbooks.search import cjk_terms
 from oncall.teams.models import Team
 
 __all__ = ["BadFile", "SyncReport", "slug_for", "split_front_matter", "sync_folders"]
@@ -126,16 +134,18 @@ def _store(
     if existing is not None:
         AlertName.objects.filter(runbook=runbook).delete()
         SearchDocument.objects.filter(runbook=runbook).delete()
+        SearchTerm.objects.filter(runbook=runbook).delete()
     AlertName.objects.bulk_create(
         [AlertName(runbook=runbook, name=name, key=name.lower()) for name in parsed.alerts]
     )
-    SearchDocument.objects.create(
+    document = SearchDocument.objects.create(
         runbook=runbook,
         title=parsed.title,
         alerts="\n".join(parsed.alerts),
         tags="\n".join(parsed.tags),
         body=parsed.text,
     )
+    SearchTerm.objects.bulk_create(cjk_terms(document))
     return runbook
 
 
