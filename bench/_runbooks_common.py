@@ -269,7 +269,7 @@ def run_children(script: str, engines: list[str]) -> None:
         run_child(script, engine)
 
 
-def report(results: dict) -> None:
+def report_results(results: dict) -> None:
     """Hand a child's figures to its parent (see run_child)."""
     path = os.environ.get("BENCH_RESULTS")
     if path:

@@ -28,7 +28,7 @@ from _runbooks_common import (
     machine,
     met,
     percentile,
-    report,
+    report_results,
     run_child,
     runbook_markdown,
     setup_django,
@@ -189,7 +189,7 @@ def child(engine: str) -> None:
             "hits": len(hits),
         }
     print(f"[{engine}]   ({machine()})")
-    report(results)
+    report_results(results)
     connection.close()
 
 

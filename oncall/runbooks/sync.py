@@ -9,11 +9,12 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -108,7 +109,7 @@ RUNBOOK_FIELDS = [
 ]
 
 
-def _runbook_for(ready: "_Ready", now) -> Runbook:
+def _runbook_for(ready: "_Ready", now: datetime) -> Runbook:
     """The runbook row of a file with a new revision, its fields set from the file."""
     parsed = ready.parsed
     runbook = ready.existing or Runbook(slug=parsed.slug, created_at=now)
@@ -127,7 +128,7 @@ def _runbook_for(ready: "_Ready", now) -> Runbook:
     return runbook
 
 
-def _store_revisions(items: list[tuple["_Ready", Runbook]], now) -> None:
+def _store_revisions(items: list[tuple["_Ready", Runbook]], now: datetime) -> None:
     """Write new revisions of many runbooks with a few statements per table.
 
     1. Insert the new runbooks and update the known ones (their fields).
@@ -162,7 +163,12 @@ def _store_revisions(items: list[tuple["_Ready", Runbook]], now) -> None:
     Revision.objects.bulk_create(revisions)
     for (_ready, runbook), revision in zip(items, revisions, strict=True):
         runbook.current_revision = revision
-    Runbook.objects.bulk_update([runbook for _ready, runbook in items], ["current_revision"])
+    # One plain UPDATE: each runbook's newest revision is the one just written.
+    Runbook.objects.filter(pk__in=[runbook.pk for _ready, runbook in items]).update(
+        current_revision=Subquery(
+            Revision.objects.filter(runbook=OuterRef("pk")).order_by("-number").values("pk")[:1]
+        )
+    )
     if known:
         ids = [runbook.pk for runbook in known]
         AlertName.objects.filter(runbook_id__in=ids).delete()
@@ -266,7 +272,7 @@ class _Run:
     known: dict[str, Runbook]  # slug -> runbook already in the database
     sections: dict[str, str]  # folder path -> content hash of its _index.md
     teams: dict[str, Team]
-    seen_slugs: dict[str, str] = field(default_factory=dict)  # slug -> file that claimed it
+    seen_slugs: dict[str, Path] = field(default_factory=dict)  # slug -> file that claimed it
     seen_sections: set[str] = field(default_factory=set)
 
     def fail(self, path: Path, error: BaseException) -> None:
@@ -330,9 +336,9 @@ class _Run:
         if slug in self.seen_slugs:
             raise BadFile(
                 _("slug %(slug)s is already taken by %(other)s")
-                % {"slug": slug, "other": self.seen_slugs[slug]}
+                % {"slug": slug, "other": shown(self.seen_slugs[slug])}
             )
-        self.seen_slugs[slug] = shown(path)
+        self.seen_slugs[slug] = path
         check_path(relative)
         existing = self.known.get(slug)
         if existing is not None and _taken_by_other_file(existing, root):
