@@ -91,7 +91,6 @@ def populate() -> None:
     """
     from django.db import connection, transaction
 
-    from oncall.runbooks import models
     from oncall.runbooks.models import AlertName, Runbook, SearchDocument
     from oncall.runbooks.render import render_markdown
     from oncall.runbooks.sync import split_front_matter
@@ -148,10 +147,21 @@ def populate() -> None:
                     )
                 )
             SearchDocument.objects.bulk_create(docs)
-            if cjk_terms is not None:
-                models.SearchTerm.objects.bulk_create(
-                    [term for doc in docs for term in cjk_terms(doc)], batch_size=5000
-                )
+            if cjk_terms is not None:  # millions of rows: plain tuples, not model objects
+                rows = [(t.runbook_id, t.term, t.found_in) for doc in docs for t in cjk_terms(doc)]
+                if connection.vendor == "postgresql":
+                    with connection.connection.cursor() as cursor:
+                        sql = "COPY runbooks_searchterm (runbook_id, term, found_in) FROM STDIN"
+                        with cursor.copy(sql) as copy:
+                            for row in rows:
+                                copy.write_row(row)
+                else:
+                    with connection.cursor() as cursor:
+                        cursor.executemany(
+                            "INSERT INTO runbooks_searchterm (runbook_id, term, found_in)"
+                            " VALUES (%s, %s, %s)",
+                            rows,
+                        )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("VACUUM ANALYZE")
@@ -160,6 +170,28 @@ def populate() -> None:
                 "INSERT INTO runbooks_search_fts(runbooks_search_fts) VALUES ('optimize')"
             )
             cursor.execute("ANALYZE")
+
+
+def storage() -> str:
+    """How much room the database, and the CJK term index where there is one, take."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+        terms = ""
+        if "runbooks_searchterm" in tables:
+            cursor.execute("SELECT count(*) FROM runbooks_searchterm")
+            terms = f"{cursor.fetchone()[0]:,} CJK term rows"
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_database_size(current_database())")
+            size = cursor.fetchone()[0]
+            if terms:
+                cursor.execute("SELECT pg_total_relation_size('runbooks_searchterm')")
+                terms += f" ({cursor.fetchone()[0] / 2**20:.0f} MiB with indexes)"
+        else:
+            cursor.execute("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size")
+            size = cursor.fetchone()[0]
+    return f"database {size / 2**20:.0f} MiB" + (f"; {terms}" if terms else "")
 
 
 def child(engine: str) -> None:
@@ -174,6 +206,7 @@ def child(engine: str) -> None:
         f"[{engine}] {RUNBOOKS} runbooks loaded in {time.perf_counter() - started:.1f} s"
         f" ({machine()}); code from {os.environ.get('BENCH_SOURCE', ROOT)}"
     )
+    print(f"[{engine}] {storage()}")
     results = {}
     for label, query in QUERIES:
         hits = search(query)  # warm the caches

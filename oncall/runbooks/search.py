@@ -15,8 +15,9 @@ Engines:
 - SQLite: an FTS5 table with the trigram tokenizer (migration 0002) answers
   words of 3 or more characters from its index; shorter words fall back to
   LIKE over the same table.
-- PostgreSQL: pg_trgm GIN indexes (all searched text; titles, tags and
-  alert keys on their own) answer ILIKE '%word%'.
+- PostgreSQL: pg_trgm GIN indexes answer LIKE '%word%' over all searched
+  text (a generated column, lower-cased when written) and ILIKE over titles,
+  tags and alert keys on their own.
 - Both: a Japanese (CJK) word of one or two characters (期限, 障害) has no
   trigram to look up, so each run of CJK characters is also stored as its
   characters and overlapping pairs in a btree-indexed table (SearchTerm,
@@ -203,14 +204,18 @@ def _fts_match(words: list[str], column: str | None) -> tuple[str, str, list]:
 
 def _trigram_match(words: list[str], column: str | None) -> tuple[str, str, list]:
     """PostgreSQL: search documents holding every word (in ``column``, or anywhere)."""
-    # The same expressions as the trigram indexes of migrations 0002 and 0003.
-    target = (
-        f"d.{column}"
-        if column
-        else "(d.title || ' ' || d.alerts || ' ' || d.tags || ' ' || d.body)"
-    )
     source = "runbooks_searchdocument d JOIN runbooks_runbook r ON r.id = d.runbook_id"
-    return source, " AND ".join(f"{target} ILIKE %s" for _w in words), [_like(w) for w in words]
+    if column:  # the trigram index of migration 0003
+        return (
+            source,
+            " AND ".join(f"d.{column} ILIKE %s" for _w in words),
+            [_like(w) for w in words],
+        )
+    # All the searched text, lower-cased when written (migration 0005): LIKE,
+    # not ILIKE, so a row is not lower-cased again on every read. The pattern
+    # is lower-cased by the database too, to agree with it on every letter.
+    match = " AND ".join("d.searched LIKE lower(%s)" for _w in words)
+    return source, match, [_like(w) for w in words]
 
 
 def _text_match(words: list[str], column: str | None) -> tuple[str, str, list]:
@@ -219,23 +224,22 @@ def _text_match(words: list[str], column: str | None) -> tuple[str, str, list]:
     return _fts_match(words, column)
 
 
-def _exact_alert(key: str, team: str, tag: str, limit: int) -> list[int]:
-    """Ids of live runbooks that list ``key`` (lower-cased) as an alert."""
+def _exact_alert(key: str, *, team: str, tag: str, limit: int) -> tuple[str, list]:
+    """The query for ids of live runbooks that list ``key`` (lower-cased) as an alert."""
     filter_sql, filter_params = _filters(team, tag)
     sql = (
         "SELECT r.id FROM runbooks_runbook r WHERE r.id IN "  # noqa: S608 - values are params
         f"(SELECT runbook_id FROM runbooks_alertname WHERE key = %s){filter_sql} "
         "ORDER BY r.title, r.id LIMIT %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key, *filter_params, limit])
-        return [row[0] for row in cursor.fetchall()]
+    return sql, [key, *filter_params, limit]
 
 
 def _tier(
-    words: list[str], rank: int, *, exclude: list[int], team: str, tag: str, limit: int
-) -> list[int]:
-    """Ids of live runbooks matching every word for one rank tier, up to ``limit``."""
+    words: list[str], rank: int, *, earlier: list[str], team: str, tag: str, limit: int
+) -> tuple[str, list]:
+    """The query for ids of live runbooks matching every word for one rank tier,
+    up to ``limit``, leaving out those of the ``earlier`` tiers (named queries)."""
     texts = [w for w in words if not _terms_of(w)[1]]  # words the text indexes answer
     if not texts:
         source, match, params = "runbooks_runbook r", "", []
@@ -264,16 +268,12 @@ def _tier(
                 params = [*params, term]
     match = " AND ".join(conditions)
     filter_sql, filter_params = _filters(team, tag)
-    if exclude:
-        filter_sql += f" AND r.id NOT IN ({', '.join(['%s'] * len(exclude))})"
-        filter_params += exclude
+    filter_sql += "".join(f" AND r.id NOT IN (SELECT id FROM {name})" for name in earlier)  # noqa: S608 - names of our own CTEs
     # The body tier is not sorted here: a common word then stops after `limit`
     # matches instead of checking every runbook.
     order = "" if rank == Rank.BODY else " ORDER BY r.title, r.id"
     sql = f"SELECT r.id FROM {source} WHERE {match}{filter_sql}{order} LIMIT %s"  # noqa: S608 - values are params
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *filter_params, limit])
-        return [row[0] for row in cursor.fetchall()]
+    return sql, [*params, *filter_params, limit]
 
 
 def _pattern(words: list[str]) -> re.Pattern | None:
@@ -358,21 +358,28 @@ def search(query: str, *, team: str = "", tag: str = "", limit: int = 50) -> lis
 
 
 def _ranked(words: list[str], *, exact: str, team: str, tag: str, limit: int) -> list[tuple]:
-    """(runbook id, rank) of live runbooks holding every word, tier by tier."""
-    ranked = [(pk, Rank.EXACT_ALERT) for pk in _exact_alert(exact, team, tag, limit)]
-    for rank in (Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
-        if len(ranked) >= limit:
-            break
-        found = _tier(
-            words,
-            rank,
-            exclude=[pk for pk, _rank in ranked],
-            team=team,
-            tag=tag,
-            limit=limit - len(ranked),
-        )
-        ranked.extend((pk, rank) for pk in found)
-    return ranked
+    """(runbook id, rank) of live runbooks holding every word, tier by tier, in one query.
+
+    Each tier is a materialised CTE that leaves out the runbooks of the tiers
+    before it; the UNION ALL reads the tiers in order and both engines stop
+    once ``limit`` rows are out, so a page filled by titles never runs the
+    body tier. One round trip instead of one per tier: on a busy machine
+    each trip waits for the database process to be scheduled.
+    """
+    ctes, params, arms = [], [], []
+    for rank in (Rank.EXACT_ALERT, Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
+        earlier = [f"tier{r}" for r in range(rank)]
+        if rank == Rank.EXACT_ALERT:
+            sql, tier_params = _exact_alert(exact, team=team, tag=tag, limit=limit)
+        else:
+            sql, tier_params = _tier(words, rank, earlier=earlier, team=team, tag=tag, limit=limit)
+        ctes.append(f"tier{rank} AS MATERIALIZED ({sql})")
+        arms.append(f"SELECT id, {rank} FROM tier{rank}")  # noqa: S608 - no values
+        params.extend(tier_params)
+    query = f"WITH {', '.join(ctes)} {' UNION ALL '.join(arms)} LIMIT %s"
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, limit])
+        return [(pk, rank) for pk, rank in cursor.fetchall()]
 
 
 @dataclass
