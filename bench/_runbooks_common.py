@@ -276,9 +276,12 @@ def report_results(results: dict) -> None:
         Path(path).write_text(json.dumps(results), encoding="utf-8")
 
 
-def baseline_arguments(argv: list[str]) -> tuple[str | None, int]:
-    """``--baseline REF`` and ``--rounds N`` from the command line."""
-    ref, rounds = None, 1
+ENGINES = ["sqlite", "postgresql"]
+
+
+def baseline_arguments(argv: list[str]) -> tuple[str | None, int, list[str]]:
+    """``--baseline REF``, ``--rounds N`` and ``--engine NAME`` (repeatable) from the command line."""
+    ref, rounds, engines = None, 1, []
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -286,9 +289,13 @@ def baseline_arguments(argv: list[str]) -> tuple[str | None, int]:
             ref = args.pop(0)
         elif arg == "--rounds" and args:
             rounds = int(args.pop(0))
+        elif arg == "--engine" and args and args[0] in ENGINES:
+            engines.append(args.pop(0))
         else:
-            raise SystemExit(f"unknown argument {arg!r} (use --baseline REF, --rounds N)")
-    return ref, rounds
+            raise SystemExit(
+                f"unknown argument {arg!r} (use --baseline REF, --rounds N, --engine sqlite|postgresql)"
+            )
+    return ref, rounds, engines or ENGINES
 
 
 def setup_django() -> None:

@@ -8,7 +8,7 @@ Target: p95 <= 20 ms on both engines for every query. Each engine runs in a
 child process against a throw-away database.
 
     python bench/bench_runbooks_search.py                      # this working tree
-    python bench/bench_runbooks_search.py --baseline main --rounds 2
+    python bench/bench_runbooks_search.py --baseline main --rounds 2 [--engine sqlite]
 """
 
 import os
@@ -254,13 +254,13 @@ def compare(engine: str, rounds: list[tuple[dict, dict]]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    ref, rounds = baseline_arguments(argv)
+    ref, rounds, engines = baseline_arguments(argv)
     print(__doc__.strip().splitlines()[0])
     print(
         "(search() end to end: the ranked query, loading the hits, building snippets; "
         f"50 hits at most; {machine()})"
     )
-    engines = engines_available(["sqlite", "postgresql"])
+    engines = engines_available(engines)
     if ref is None:
         for engine in engines:
             for _round in range(rounds):

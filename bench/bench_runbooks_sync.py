@@ -4,7 +4,7 @@ Targets: warm re-sync of 1,000 unchanged files <= 1 s, cold <= 10 s.
 Each engine runs in a child process against a throw-away database.
 
     python bench/bench_runbooks_sync.py                      # this working tree
-    python bench/bench_runbooks_sync.py --baseline main --rounds 3
+    python bench/bench_runbooks_sync.py --baseline main --rounds 3 [--engine postgresql]
 """
 
 import os
@@ -92,10 +92,10 @@ def child(engine: str) -> None:
 
 def main(argv: list[str]) -> None:
     """Each round: the baseline's child, then this tree's, one engine at a time."""
-    ref, rounds = baseline_arguments(argv)
+    ref, rounds, engines = baseline_arguments(argv)
     print(__doc__.strip().splitlines()[0])
     print(f"({machine()})")
-    engines = engines_available(["sqlite", "postgresql"])
+    engines = engines_available(engines)
     if ref is None:
         for engine in engines:
             for _round in range(rounds):
