@@ -2,13 +2,21 @@
 
 Django reads its settings once per process, so each benchmark runs every
 database configuration in a child process of its own (``--child <engine>``).
+
+``--baseline REF`` runs the same benchmark against the code of a git revision
+too (its ``oncall`` package, this benchmark's queries and data), side by side
+with the working tree on the same machine, so the figures compare as ratios
+even when the machine is busy.
 """
 
+import io
+import json
 import os
 import random
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,32 +198,108 @@ def postgres_database(name: str):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def machine() -> str:
+    """The load and size of this machine, printed beside every figure."""
+    one, five, _fifteen = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}), {os.cpu_count()} cores"
+
+
+def met(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT MET"
+
+
+@contextmanager
+def source_tree(ref: str):
+    """The project's files at git revision ``ref``, in a temporary folder."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True
+    ).stdout
+    with tempfile.TemporaryDirectory(prefix="oncall-bench-baseline-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        yield Path(folder)
+
+
+def run_child(script: str, engine: str, *, source: Path | None = None) -> dict:
+    """Run ``script --child <engine>`` on a throw-away database; return what it reported.
+
+    With ``source``, the child imports the ``oncall`` package (and migrates
+    the database) from that folder instead of this working tree. A child
+    reports by writing JSON to the file named in BENCH_RESULTS.
+    """
+    with tempfile.TemporaryDirectory(prefix="oncall-bench-runbooks-") as workdir:
+        results = Path(workdir) / "results.json"
+        env = {
+            **os.environ,
+            "ONCALL_VAR_DIR": workdir,
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "oncall.settings",
+            "BENCH_RESULTS": str(results),
+        }
+        env.pop("REDIS_URL", None)
+        code = source or ROOT
+        # The renderer process is started with -m from the working folder.
+        env["BENCH_SOURCE"] = str(code)
+        env["PYTHONPATH"] = str(code)
+        command = [sys.executable, str(Path(script).resolve()), "--child", engine]
+        if engine == "postgresql":
+            with postgres_database(f"oncall_bench_runbooks_{os.getpid()}") as url:
+                env["DATABASE_URL"] = url
+                subprocess.run(command, env=env, cwd=code, check=True)
+        else:
+            env["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
+            subprocess.run(command, env=env, cwd=code, check=True)
+        return json.loads(results.read_text()) if results.exists() else {}
+
+
+def engines_available(engines: list[str]) -> list[str]:
+    available = []
+    for engine in engines:
+        reason = postgres_available() if engine == "postgresql" else ""
+        if reason:
+            print(f"[{engine}] skipped: {reason}")
+        else:
+            available.append(engine)
+    return available
+
+
 def run_children(script: str, engines: list[str]) -> None:
     """Run ``script --child <engine>`` for each engine, each with its own database."""
-    for engine in engines:
-        with tempfile.TemporaryDirectory(prefix="oncall-bench-runbooks-") as workdir:
-            env = {
-                **os.environ,
-                "ONCALL_VAR_DIR": workdir,
-                "LOG_LEVEL": "WARNING",
-                "DJANGO_SETTINGS_MODULE": "oncall.settings",
-            }
-            env.pop("REDIS_URL", None)
-            if engine == "postgresql":
-                reason = postgres_available()
-                if reason:
-                    print(f"[postgresql] skipped: {reason}")
-                    continue
-                with postgres_database(f"oncall_bench_runbooks_{os.getpid()}") as url:
-                    env["DATABASE_URL"] = url
-                    subprocess.run([sys.executable, script, "--child", engine], env=env, check=True)
-            else:
-                env["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
-                subprocess.run([sys.executable, script, "--child", engine], env=env, check=True)
+    for engine in engines_available(engines):
+        run_child(script, engine)
+
+
+def report_results(results: dict) -> None:
+    """Hand a child's figures to its parent (see run_child)."""
+    path = os.environ.get("BENCH_RESULTS")
+    if path:
+        Path(path).write_text(json.dumps(results), encoding="utf-8")
+
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+def baseline_arguments(argv: list[str]) -> tuple[str | None, int, list[str]]:
+    """``--baseline REF``, ``--rounds N`` and ``--engine NAME`` (repeatable) from the command line."""
+    ref, rounds, engines = None, 1, []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--baseline" and args:
+            ref = args.pop(0)
+        elif arg == "--rounds" and args:
+            rounds = int(args.pop(0))
+        elif arg == "--engine" and args and args[0] in ENGINES:
+            engines.append(args.pop(0))
+        else:
+            raise SystemExit(
+                f"unknown argument {arg!r} (use --baseline REF, --rounds N, --engine sqlite|postgresql)"
+            )
+    return ref, rounds, engines or ENGINES
 
 
 def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, os.environ.get("BENCH_SOURCE", str(ROOT)))
     import django
     from django.core.management import call_command
 

@@ -202,6 +202,34 @@ class SearchDocument(models.Model):
         return self.title
 
 
+class SearchTerm(models.Model):
+    """One character, or two standing together, of Japanese (CJK) text in a search document.
+
+    Japanese has no spaces between words, and the trigram indexes cannot
+    answer a word of one or two characters (期限, 障害) without reading every
+    document. This table can, on both engines: each run of CJK characters
+    gives its characters and its overlapping pairs, once per runbook, with
+    where they stand (``found_in``, a sum of TITLE, ALERTS, TAGS and BODY).
+    Written by the sync next to the search document (see search.cjk_terms).
+    """
+
+    TITLE, ALERTS, TAGS, BODY = 1, 2, 4, 8
+
+    pk = models.CompositePrimaryKey("runbook_id", "term")
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="+", db_index=False)
+    term = models.CharField(max_length=2)
+    found_in = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [
+            # Covers the lookups: a search reads only this index, never the table.
+            models.Index(fields=["term", "runbook", "found_in"], name="runbooks_searchterm_term")
+        ]
+
+    def __str__(self) -> str:
+        return self.term
+
+
 class SyncRun(models.Model):
     """One import of runbook folders, requested from the admin (or later a webhook)."""
 

@@ -15,8 +15,14 @@ Engines:
 - SQLite: an FTS5 table with the trigram tokenizer (migration 0002) answers
   words of 3 or more characters from its index; shorter words fall back to
   LIKE over the same table.
-- PostgreSQL: pg_trgm GIN indexes (all searched text; titles, tags and
-  alert keys on their own) answer ILIKE '%word%'.
+- PostgreSQL: pg_trgm GIN indexes answer LIKE '%word%' over all searched
+  text (a generated column, lower-cased when written) and ILIKE over titles,
+  tags and alert keys on their own.
+- Both: a Japanese (CJK) word of one or two characters (期限, 障害) has no
+  trigram to look up, so each run of CJK characters is also stored as its
+  characters and overlapping pairs in a btree-indexed table (SearchTerm,
+  migration 0005); such a word is one index lookup there. Longer Japanese
+  words go through the trigram indexes like any other.
 
 Ranking comes in tiers, each a query of its own that stops once the page is
 full: the runbook answering the query as an exact alert name; then runbooks
@@ -33,7 +39,7 @@ from django.db import connection
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from oncall.runbooks.models import Runbook
+from oncall.runbooks.models import Runbook, SearchDocument, SearchTerm
 
 MAX_WORDS = 6
 MAX_WORD_LENGTH = 100
@@ -46,6 +52,14 @@ class Rank:
     ALERT = 2
     TAG = 3
     BODY = 4
+
+
+# Where a term must stand to count for a tier (see SearchTerm.found_in).
+TIER_FOUND_IN = {
+    Rank.TITLE: SearchTerm.TITLE,
+    Rank.ALERT: SearchTerm.ALERTS,
+    Rank.TAG: SearchTerm.TAGS,
+}
 
 
 @dataclass
@@ -63,6 +77,54 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 SEPARATORS = re.compile(r"-+")
 # A joined word is tried as two parts of at least this many characters each.
 MIN_PART = 3
+
+
+# Scripts written without spaces between words: hiragana, katakana (with ー),
+# CJK ideographs, half-width katakana and Hangul syllables.
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af"
+CJK_RUN = re.compile(f"[{CJK}]+")
+CJK_CHARACTER = re.compile(f"[{CJK}]")
+# Words of fewer characters than a trigram: the trigram indexes cannot answer them.
+TRIGRAM = 3
+
+
+def cjk_terms(document: SearchDocument) -> list[SearchTerm]:
+    """The SearchTerm rows of one search document: the characters and overlapping
+    pairs of each run of CJK characters, once each, with where they stand.
+
+    A word of one or two CJK characters stands in the text exactly where it is
+    one of these terms (its characters are in the same run), so looking it
+    up needs no second check against the text.
+    """
+    terms: dict[str, int] = {}
+    for found_in, text in (
+        (SearchTerm.TITLE, document.title),
+        (SearchTerm.ALERTS, document.alerts),
+        (SearchTerm.TAGS, document.tags),
+        (SearchTerm.BODY, document.body),
+    ):
+        for run in CJK_RUN.findall(text):
+            for at in range(len(run)):
+                for term in (run[at], run[at : at + 2]):
+                    terms[term] = terms.get(term, 0) | found_in
+    return [
+        SearchTerm(runbook_id=document.runbook_id, term=term, found_in=found_in)
+        for term, found_in in terms.items()
+    ]
+
+
+def _terms_of(word: str) -> tuple[list[str], bool]:
+    """The SearchTerms to look ``word`` up by, and whether they answer it alone.
+
+    A CJK word of one or two characters is its own term. A shorter-than-a-
+    trigram word mixing scripts (``aの``) needs each of its CJK characters and
+    still a LIKE over the text. Anything else is for the trigram indexes.
+    """
+    if len(word) >= TRIGRAM:
+        return [], False
+    if CJK_RUN.fullmatch(word):
+        return [word], True
+    return CJK_CHARACTER.findall(word), False
 
 
 def words_of(query: str) -> list[str]:
@@ -142,14 +204,18 @@ def _fts_match(words: list[str], column: str | None) -> tuple[str, str, list]:
 
 def _trigram_match(words: list[str], column: str | None) -> tuple[str, str, list]:
     """PostgreSQL: search documents holding every word (in ``column``, or anywhere)."""
-    # The same expressions as the trigram indexes of migrations 0002 and 0003.
-    target = (
-        f"d.{column}"
-        if column
-        else "(d.title || ' ' || d.alerts || ' ' || d.tags || ' ' || d.body)"
-    )
     source = "runbooks_searchdocument d JOIN runbooks_runbook r ON r.id = d.runbook_id"
-    return source, " AND ".join(f"{target} ILIKE %s" for _w in words), [_like(w) for w in words]
+    if column:  # the trigram index of migration 0003
+        return (
+            source,
+            " AND ".join(f"d.{column} ILIKE %s" for _w in words),
+            [_like(w) for w in words],
+        )
+    # All the searched text, lower-cased when written (migration 0005): LIKE,
+    # not ILIKE, so a row is not lower-cased again on every read. The pattern
+    # is lower-cased by the database too, to agree with it on every letter.
+    match = " AND ".join("d.searched LIKE lower(%s)" for _w in words)
+    return source, match, [_like(w) for w in words]
 
 
 def _text_match(words: list[str], column: str | None) -> tuple[str, str, list]:
@@ -158,42 +224,56 @@ def _text_match(words: list[str], column: str | None) -> tuple[str, str, list]:
     return _fts_match(words, column)
 
 
-def _exact_alert(key: str, team: str, tag: str, limit: int) -> list[int]:
-    """Ids of live runbooks that list ``key`` (lower-cased) as an alert."""
+def _exact_alert(key: str, *, team: str, tag: str, limit: int) -> tuple[str, list]:
+    """The query for ids of live runbooks that list ``key`` (lower-cased) as an alert."""
     filter_sql, filter_params = _filters(team, tag)
     sql = (
         "SELECT r.id FROM runbooks_runbook r WHERE r.id IN "  # noqa: S608 - values are params
         f"(SELECT runbook_id FROM runbooks_alertname WHERE key = %s){filter_sql} "
         "ORDER BY r.title, r.id LIMIT %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key, *filter_params, limit])
-        return [row[0] for row in cursor.fetchall()]
+    return sql, [key, *filter_params, limit]
 
 
 def _tier(
-    words: list[str], rank: int, *, exclude: list[int], team: str, tag: str, limit: int
-) -> list[int]:
-    """Ids of live runbooks matching every word for one rank tier, up to ``limit``."""
-    if rank == Rank.TITLE:
-        source, match, params = _title_match(words)
+    words: list[str], rank: int, *, earlier: list[str], team: str, tag: str, limit: int
+) -> tuple[str, list]:
+    """The query for ids of live runbooks matching every word for one rank tier,
+    up to ``limit``, leaving out those of the ``earlier`` tiers (named queries)."""
+    texts = [w for w in words if not _terms_of(w)[1]]  # words the text indexes answer
+    if not texts:
+        source, match, params = "runbooks_runbook r", "", []
+    elif rank == Rank.TITLE:
+        source, match, params = _title_match(texts)
     elif rank == Rank.ALERT:
-        source, match, params = _alerts_match(words)
+        source, match, params = _alerts_match(texts)
     elif rank == Rank.TAG:
-        source, match, params = _text_match(words, "tags")
+        source, match, params = _text_match(texts, "tags")
     else:
-        source, match, params = _text_match(words, None)
+        source, match, params = _text_match(texts, None)
+    conditions = [match] if match else []
+    found_in = TIER_FOUND_IN.get(rank)  # the body tier takes a term anywhere
+    for word in words:
+        for term in _terms_of(word)[0]:
+            if found_in:
+                conditions.append(
+                    "r.id IN (SELECT runbook_id FROM runbooks_searchterm"
+                    " WHERE term = %s AND (found_in & %s) <> 0)"
+                )
+                params = [*params, term, found_in]
+            else:
+                conditions.append(
+                    "r.id IN (SELECT runbook_id FROM runbooks_searchterm WHERE term = %s)"
+                )
+                params = [*params, term]
+    match = " AND ".join(conditions)
     filter_sql, filter_params = _filters(team, tag)
-    if exclude:
-        filter_sql += f" AND r.id NOT IN ({', '.join(['%s'] * len(exclude))})"
-        filter_params += exclude
+    filter_sql += "".join(f" AND r.id NOT IN (SELECT id FROM {name})" for name in earlier)  # noqa: S608 - names of our own CTEs
     # The body tier is not sorted here: a common word then stops after `limit`
     # matches instead of checking every runbook.
     order = "" if rank == Rank.BODY else " ORDER BY r.title, r.id"
     sql = f"SELECT r.id FROM {source} WHERE {match}{filter_sql}{order} LIMIT %s"  # noqa: S608 - values are params
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *filter_params, limit])
-        return [row[0] for row in cursor.fetchall()]
+    return sql, [*params, *filter_params, limit]
 
 
 def _pattern(words: list[str]) -> re.Pattern | None:
@@ -278,21 +358,28 @@ def search(query: str, *, team: str = "", tag: str = "", limit: int = 50) -> lis
 
 
 def _ranked(words: list[str], *, exact: str, team: str, tag: str, limit: int) -> list[tuple]:
-    """(runbook id, rank) of live runbooks holding every word, tier by tier."""
-    ranked = [(pk, Rank.EXACT_ALERT) for pk in _exact_alert(exact, team, tag, limit)]
-    for rank in (Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
-        if len(ranked) >= limit:
-            break
-        found = _tier(
-            words,
-            rank,
-            exclude=[pk for pk, _rank in ranked],
-            team=team,
-            tag=tag,
-            limit=limit - len(ranked),
-        )
-        ranked.extend((pk, rank) for pk in found)
-    return ranked
+    """(runbook id, rank) of live runbooks holding every word, tier by tier, in one query.
+
+    Each tier is a materialised CTE that leaves out the runbooks of the tiers
+    before it; the UNION ALL reads the tiers in order and both engines stop
+    once ``limit`` rows are out, so a page filled by titles never runs the
+    body tier. One round trip instead of one per tier: on a busy machine
+    each trip waits for the database process to be scheduled.
+    """
+    ctes, params, arms = [], [], []
+    for rank in (Rank.EXACT_ALERT, Rank.TITLE, Rank.ALERT, Rank.TAG, Rank.BODY):
+        earlier = [f"tier{r}" for r in range(rank)]
+        if rank == Rank.EXACT_ALERT:
+            sql, tier_params = _exact_alert(exact, team=team, tag=tag, limit=limit)
+        else:
+            sql, tier_params = _tier(words, rank, earlier=earlier, team=team, tag=tag, limit=limit)
+        ctes.append(f"tier{rank} AS MATERIALIZED ({sql})")
+        arms.append(f"SELECT id, {rank} FROM tier{rank}")  # noqa: S608 - no values
+        params.extend(tier_params)
+    query = f"WITH {', '.join(ctes)} {' UNION ALL '.join(arms)} LIMIT %s"
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, limit])
+        return [(pk, rank) for pk, rank in cursor.fetchall()]
 
 
 @dataclass

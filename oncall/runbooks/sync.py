@@ -9,11 +9,12 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,7 +29,15 @@ from oncall.runbooks.files import (
     slug_for,
     split_front_matter,
 )
-from oncall.runbooks.models import AlertName, Revision, Runbook, SearchDocument, Section
+from oncall.runbooks.models import (
+    AlertName,
+    Revision,
+    Runbook,
+    SearchDocument,
+    SearchTerm,
+    Section,
+)
+from oncall.runbooks.search import cjk_terms
 from oncall.teams.models import Team
 
 __all__ = ["BadFile", "SyncReport", "slug_for", "split_front_matter", "sync_folders"]
@@ -84,59 +93,134 @@ def markdown_files(root: Path) -> list[Path]:
 # -- storing ---------------------------------------------------------------------------------
 
 
-def _store(
-    parsed: Parsed,
-    *,
-    existing: Runbook | None,
-    root: str,
-    relative: str,
-    content_hash: str,
-    team: Team | None,
-) -> Runbook:
-    now = timezone.now()
-    runbook = existing or Runbook(slug=parsed.slug, created_at=now)
+RUNBOOK_FIELDS = [
+    "title",
+    "team",
+    "service",
+    "alerts",
+    "tags",
+    "owner",
+    "review_every",
+    "last_reviewed",
+    "source_root",
+    "source_path",
+    "archived",
+    "updated_at",
+]
+
+
+def _runbook_for(ready: "_Ready", now: datetime) -> Runbook:
+    """The runbook row of a file with a new revision, its fields set from the file."""
+    parsed = ready.parsed
+    runbook = ready.existing or Runbook(slug=parsed.slug, created_at=now)
     runbook.title = parsed.title
-    runbook.team = team
+    runbook.team = ready.team
     runbook.service = parsed.service
     runbook.alerts = parsed.alerts
     runbook.tags = parsed.tags
     runbook.owner = parsed.owner
     runbook.review_every = parsed.review_every
     runbook.last_reviewed = parsed.last_reviewed
-    runbook.source_root = root
-    runbook.source_path = relative
+    runbook.source_root = ready.root
+    runbook.source_path = ready.rel_str
     runbook.archived = False
     runbook.updated_at = now
-    runbook.save()
-    if existing is None:
-        number = 1
-    else:
-        number = (Revision.objects.filter(runbook=runbook).aggregate(n=Max("number"))["n"] or 0) + 1
-    revision = Revision.objects.create(
-        runbook=runbook,
-        number=number,
-        content_hash=content_hash,
-        markdown=parsed.markdown,
-        html=parsed.html,
-        toc=parsed.toc,
-        created_at=now,
-    )
-    runbook.current_revision = revision
-    Runbook.objects.filter(pk=runbook.pk).update(current_revision=revision)
-    if existing is not None:
-        AlertName.objects.filter(runbook=runbook).delete()
-        SearchDocument.objects.filter(runbook=runbook).delete()
-    AlertName.objects.bulk_create(
-        [AlertName(runbook=runbook, name=name, key=name.lower()) for name in parsed.alerts]
-    )
-    SearchDocument.objects.create(
-        runbook=runbook,
-        title=parsed.title,
-        alerts="\n".join(parsed.alerts),
-        tags="\n".join(parsed.tags),
-        body=parsed.text,
-    )
     return runbook
+
+
+def _store_revisions(items: list[tuple["_Ready", Runbook]], now: datetime) -> None:
+    """Write new revisions of many runbooks with a few statements per table.
+
+    1. Insert the new runbooks and update the known ones (their fields).
+    2. Number each revision after the runbook's highest (one query), insert
+       them, and point every runbook at its new revision.
+    3. Replace the alert names, search documents and CJK search terms of the
+       known runbooks: delete theirs, insert everyone's.
+    """
+    new = [runbook for ready, runbook in items if ready.existing is None]
+    known = [runbook for ready, runbook in items if ready.existing is not None]
+    Runbook.objects.bulk_create(new)
+    if known:
+        Runbook.objects.bulk_update(known, RUNBOOK_FIELDS)
+    highest = dict(
+        Revision.objects.filter(runbook__in=known)
+        .order_by()
+        .values_list("runbook")
+        .annotate(n=Max("number"))
+    )
+    revisions = [
+        Revision(
+            runbook=runbook,
+            number=(highest.get(runbook.pk) or 0) + 1,
+            content_hash=ready.content_hash,
+            markdown=ready.parsed.markdown,
+            html=ready.parsed.html,
+            toc=ready.parsed.toc,
+            created_at=now,
+        )
+        for ready, runbook in items
+    ]
+    Revision.objects.bulk_create(revisions)
+    for (_ready, runbook), revision in zip(items, revisions, strict=True):
+        runbook.current_revision = revision
+    # One plain UPDATE: each runbook's newest revision is the one just written.
+    Runbook.objects.filter(pk__in=[runbook.pk for _ready, runbook in items]).update(
+        current_revision=Subquery(
+            Revision.objects.filter(runbook=OuterRef("pk")).order_by("-number").values("pk")[:1]
+        )
+    )
+    if known:
+        ids = [runbook.pk for runbook in known]
+        AlertName.objects.filter(runbook_id__in=ids).delete()
+        SearchDocument.objects.filter(runbook_id__in=ids).delete()
+        SearchTerm.objects.filter(runbook_id__in=ids).delete()
+    AlertName.objects.bulk_create(
+        [
+            AlertName(runbook=runbook, name=name, key=name.lower())
+            for ready, runbook in items
+            for name in ready.parsed.alerts
+        ]
+    )
+    documents = [
+        SearchDocument(
+            runbook=runbook,
+            title=ready.parsed.title,
+            alerts="\n".join(ready.parsed.alerts),
+            tags="\n".join(ready.parsed.tags),
+            body=ready.parsed.text,
+        )
+        for ready, runbook in items
+    ]
+    SearchDocument.objects.bulk_create(documents)
+    SearchTerm.objects.bulk_create([term for document in documents for term in cjk_terms(document)])
+
+
+def _store_all(batch: list["_Ready"]) -> list[tuple["_Ready", Runbook | None]]:
+    """Write prepared files; return each with its runbook (None for a section)."""
+    now = timezone.now()
+    stored: list[tuple[_Ready, Runbook | None]] = []
+    revised: list[tuple[_Ready, Runbook]] = []
+    for ready in batch:
+        if ready.section is not None:
+            title, html = ready.section
+            Section.objects.update_or_create(
+                path=ready.folder,
+                defaults={
+                    "title": title,
+                    "html": html,
+                    "content_hash": ready.content_hash,
+                    "source_root": ready.root,
+                },
+            )
+            stored.append((ready, None))
+        elif ready.parsed is None:  # renamed, case only
+            Runbook.objects.filter(pk=ready.existing.pk).update(source_path=ready.rel_str)
+            stored.append((ready, ready.existing))
+        else:
+            revised.append((ready, _runbook_for(ready, now)))
+    if revised:
+        _store_revisions(revised, now)
+    return stored + revised
 
 
 def _taken_by_other_file(runbook: Runbook, root: str) -> bool:
@@ -188,7 +272,7 @@ class _Run:
     known: dict[str, Runbook]  # slug -> runbook already in the database
     sections: dict[str, str]  # folder path -> content hash of its _index.md
     teams: dict[str, Team]
-    seen_slugs: dict[str, str] = field(default_factory=dict)  # slug -> file that claimed it
+    seen_slugs: dict[str, Path] = field(default_factory=dict)  # slug -> file that claimed it
     seen_sections: set[str] = field(default_factory=set)
 
     def fail(self, path: Path, error: BaseException) -> None:
@@ -252,9 +336,9 @@ class _Run:
         if slug in self.seen_slugs:
             raise BadFile(
                 _("slug %(slug)s is already taken by %(other)s")
-                % {"slug": slug, "other": self.seen_slugs[slug]}
+                % {"slug": slug, "other": shown(self.seen_slugs[slug])}
             )
-        self.seen_slugs[slug] = shown(path)
+        self.seen_slugs[slug] = path
         check_path(relative)
         existing = self.known.get(slug)
         if existing is not None and _taken_by_other_file(existing, root):
@@ -304,18 +388,26 @@ class _Run:
     def store(self, batch: list[_Ready]) -> list[int]:
         """Write a batch of prepared files; return the ids of runbooks with a new revision.
 
-        Call inside a transaction. Each file is written in a savepoint of its
-        own, so a write that fails (a database error, anything) rolls back that
-        file alone and is recorded as its failure.
+        Call inside a transaction. The batch is written in one savepoint with
+        a few statements per table; if any write fails, that savepoint rolls
+        back and each file is written again in a savepoint of its own, so the
+        file whose write fails (a database error, anything) fails alone and
+        is recorded as its failure.
         """
+        try:
+            with transaction.atomic():
+                stored = _store_all(batch)
+        except Exception:  # noqa: BLE001 - retried file by file just below
+            logger.info("runbook batch of %d files written file by file after an error", len(batch))
+            stored = []
+            for ready in batch:
+                try:
+                    with transaction.atomic():
+                        stored.extend(_store_all([ready]))
+                except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+                    self.fail(ready.path, e)
         changed = []
-        for ready in batch:
-            try:
-                with transaction.atomic():
-                    runbook = self._store_one(ready)
-            except Exception as e:  # noqa: BLE001 - one bad file never stops the others
-                self.fail(ready.path, e)
-                continue
+        for ready, runbook in stored:
             if ready.section is not None:
                 continue
             if ready.parsed is None:
@@ -327,31 +419,6 @@ class _Run:
             else:
                 self.report.updated += 1
         return changed
-
-    def _store_one(self, ready: _Ready) -> Runbook | None:
-        if ready.section is not None:
-            title, html = ready.section
-            Section.objects.update_or_create(
-                path=ready.folder,
-                defaults={
-                    "title": title,
-                    "html": html,
-                    "content_hash": ready.content_hash,
-                    "source_root": ready.root,
-                },
-            )
-            return None
-        if ready.parsed is None:
-            Runbook.objects.filter(pk=ready.existing.pk).update(source_path=ready.rel_str)
-            return ready.existing
-        return _store(
-            ready.parsed,
-            existing=ready.existing,
-            root=ready.root,
-            relative=ready.rel_str,
-            content_hash=ready.content_hash,
-            team=ready.team,
-        )
 
 
 def _tell_listeners(runbook_ids: list[int]) -> None:
@@ -382,9 +449,11 @@ def sync_folders(
        fails that file alone, recorded as ``path: reason``; its runbook keeps
        its previous revision.
     3. Every BATCH files, what was prepared is written in one short
-       transaction (a savepoint per file): a new revision, alert names and
-       search document per runbook; ``_index.md`` files update their
-       folder's Section. No rendering happens while the write lock is held.
+       transaction, a few statements per table for the whole batch (file by
+       file, a savepoint each, when one write fails): a new revision, alert
+       names, search document and CJK search terms per runbook; ``_index.md``
+       files update their folder's Section. No rendering happens while the
+       write lock is held.
     4. Runbooks that came from these folders and whose file is gone (and did
        not merely fail) are archived; their sections are deleted.
     5. Alerts answered by more than one live runbook become warnings.
