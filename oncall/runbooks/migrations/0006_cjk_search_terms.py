@@ -70,7 +70,7 @@ def index_existing_documents(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("runbooks", "0004_review_ranges_and_sync_started"),
+        ("runbooks", "0005_translated_labels"),
     ]
 
     operations = [
