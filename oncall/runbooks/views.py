@@ -1,4 +1,6 @@
 import difflib
+import functools
+import hashlib
 from collections import Counter
 
 from django.contrib.auth.decorators import login_required
@@ -7,6 +9,10 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from oncall.runbooks.models import AlertName, Revision, Runbook, Section
@@ -126,33 +132,106 @@ def _breadcrumbs(slug: str) -> list[tuple[str, str]]:
     return [("/".join(parts[: i + 1]), part) for i, part in enumerate(parts)]
 
 
+# What the runbook page shows of a runbook; nothing else is read on a visit.
+PAGE_COLUMNS = (
+    "slug", "title", "team__name", "service", "alerts", "tags", "owner", "review_every",
+    "last_reviewed", "created_at", "source_path", "archived", "current_revision",
+    "current_revision__number", "current_revision__content_hash",
+)  # fmt: skip
+PAGE_CACHE_SECONDS = 24 * 60 * 60
+SHOWN_ELSEWHERE = {
+    "team__name",
+    "current_revision",
+    "current_revision__number",
+    "current_revision__content_hash",
+}  # in the key by their own values
+
+
+@functools.cache
+def _template_version() -> str:
+    """The page template's source, hashed: a deploy that changes it changes every key."""
+    source = get_template("runbooks/detail.html").template.source
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def _page_parts_key(runbook: Runbook, today) -> str:
+    """The cache key of a runbook's rendered parts: every value they show, hashed.
+
+    A new revision, a renamed team, an archived runbook, a new day (the review
+    age), another language or time zone, another version of the template is another
+    key, so a cached part is never stale; an unused one simply expires. The
+    revision's content hash keeps a key apart from a database restored or
+    rebuilt with the same ids.
+    """
+    revision = runbook.current_revision
+    shown = (
+        _template_version(), runbook.pk, revision.pk if revision else None,
+        revision.content_hash if revision else None, today.isoformat(), get_language(),
+        timezone.get_current_timezone_name(),
+        *(getattr(runbook, name) for name in PAGE_COLUMNS if name not in SHOWN_ELSEWHERE),
+        runbook.team.name if runbook.team_id else None,
+    )  # fmt: skip
+    digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
+    return f"runbooks:page:{runbook.pk}:{digest}"
+
+
+def _page_parts(request: HttpRequest, runbook: Runbook) -> tuple[str, str]:
+    """The runbook's own parts of its page (facts, contents, body, history), rendered.
+
+    They are the same for every reader, so they are rendered once per key
+    (see ``_page_parts_key``); the revision's stored HTML is placed as it is.
+    """
+    today = timezone.localdate()
+    key = _page_parts_key(runbook, today)
+    parts = cache.get(key)
+    if parts is not None:
+        return parts
+    revision = (
+        Revision.objects.only("id", "number", "html", "toc")
+        .filter(pk=runbook.current_revision_id)
+        .first()
+    )
+    revisions = list(runbook.revisions.only("id", "number", "created_at").order_by("-number"))
+    context = {
+        "runbook": runbook,
+        "revision": revision,
+        "revisions": revisions,
+        # The page shows the title itself; the contents start below it.
+        "toc": [entry for entry in revision.toc if entry["level"] > 1] or revision.toc
+        if revision
+        else [],
+        "breadcrumbs": _breadcrumbs(runbook.slug),
+        "days_since_review": runbook.days_since_review(today),
+        "overdue": runbook.is_review_overdue(today),
+    }
+    parts = tuple(
+        render_to_string(f"runbooks/detail.html#{name}", context) for name in ("head", "body")
+    )
+    cache.set(key, parts, PAGE_CACHE_SECONDS)
+    return parts
+
+
 @login_required
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
-    runbook = Runbook.objects.select_related("team", "current_revision").filter(slug=slug).first()
+    runbook = (
+        Runbook.objects.select_related("team", "current_revision")
+        .only(*PAGE_COLUMNS)
+        .filter(slug=slug)
+        .first()
+    )
     if runbook is None:
         if slug != slug.lower():  # slugs are lower-case; someone typed the file's name
             return redirect("runbooks:detail", slug.lower())
         return _section_page(request, slug.strip("/"))
-    revision = runbook.current_revision
-    revisions = list(
-        runbook.revisions.only("id", "runbook_id", "number", "created_at", "author", "commit")
-        .order_by("-number")
-    )  # fmt: skip
+    head, body = _page_parts(request, runbook)
     return render(
         request,
         "runbooks/detail.html",
         {
             "runbook": runbook,
-            "revision": revision,
-            "revisions": revisions,
-            # The page shows the title itself; the contents start below it.
-            "toc": [entry for entry in revision.toc if entry["level"] > 1] or revision.toc
-            if revision
-            else [],
+            "head": mark_safe(head),  # noqa: S308 - rendered by our own template
+            "body": mark_safe(body),  # noqa: S308 - rendered by our own template
             "panels": render_panels(request, runbook),
-            "breadcrumbs": _breadcrumbs(runbook.slug),
-            "days_since_review": runbook.days_since_review(),
-            "overdue": runbook.is_review_overdue(),
         },
     )
 

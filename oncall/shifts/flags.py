@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import FlagsDismissed, ShadowShift
-from oncall.teams.access import is_lead
+from oncall.teams.access import lead_memberships
 
 
 @dataclass
@@ -55,7 +55,9 @@ def may_handle(user, runbook: Runbook) -> bool:
         return False
     if user.is_staff or (runbook.owner and runbook.owner == user.get_username()):
         return True
-    return runbook.team_id is not None and is_lead(user, runbook.team)
+    return runbook.team_id is not None and any(
+        team.id == runbook.team_id for team in lead_memberships(user)
+    )
 
 
 def flags_panel(request: HttpRequest, runbook: Runbook) -> str:

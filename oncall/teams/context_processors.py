@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 
-from oncall.teams.access import teams_led_by
+from oncall.teams.access import lead_memberships
+from oncall.teams.models import Team
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -10,6 +11,9 @@ def navigation(request: HttpRequest) -> dict:
         return {}
 
     def lead_team():
-        return teams_led_by(user).only("slug", "name").first()
+        if user.is_staff:  # staff lead every team
+            return Team.objects.order_by("name").only("slug", "name").first()
+        led = lead_memberships(user)
+        return led[0] if led else None
 
     return {"nav_lead_team": lead_team}
