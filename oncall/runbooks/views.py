@@ -137,6 +137,7 @@ PAGE_COLUMNS = (
     "slug", "title", "team__name", "service", "alerts", "tags", "owner", "review_every",
     "last_reviewed", "created_at", "source_path", "archived", "current_revision",
     "current_revision__number", "current_revision__content_hash",
+    "current_revision__created_at",  # the debrief-flags card asks when it was revised
 )  # fmt: skip
 PAGE_CACHE_SECONDS = 24 * 60 * 60
 SHOWN_ELSEWHERE = {
@@ -144,6 +145,7 @@ SHOWN_ELSEWHERE = {
     "current_revision",
     "current_revision__number",
     "current_revision__content_hash",
+    "current_revision__created_at",
 }  # in the key by their own values
 
 
