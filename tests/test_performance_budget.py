@@ -247,3 +247,29 @@ def test_the_cached_parts_are_kept_apart_by_language(demo):
     with translation.override("ja"):
         japanese = _page_parts_key(runbook, today)
     assert english != japanese
+
+
+def test_a_repeat_visit_of_an_unchanged_page_is_not_modified(demo, client):
+    trainee = demo["trainee"]
+    item = reading_item(trainee)
+    ItemProgress.objects.filter(pk=item.pk).update(revision_read=None, done_at=None)
+    client.force_login(trainee)
+    url = reverse("runbooks:detail", args=[item.runbook.slug])
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    assert "private" in first.headers["Cache-Control"]
+    again = client.get(url, headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    # Marking it read changes the reader's card: the page is sent again.
+    proof = re.search(r'name="opened" value="([^"]+)"', first.content.decode()).group(1)
+    client.post(reverse("readiness:mark_read", args=[item.runbook.pk]), {"opened": proof})
+    client.get(url)  # the page that shows the "Marked as read" message once
+    after = client.get(url, headers={"if-none-match": etag})
+    assert after.status_code == 200 and after.headers["ETag"] != etag
+    # Another reader (or language) never gets this reader's page as "not modified".
+    client.force_login(demo["primary"])
+    assert client.get(url, headers={"if-none-match": after.headers["ETag"]}).status_code == 200
+    with translation.override("ja"):
+        client.force_login(trainee)
+        japanese = client.get(url, headers={"accept-language": "ja"})
+    assert japanese.headers.get("ETag") not in (None, after.headers["ETag"])

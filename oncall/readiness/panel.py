@@ -22,14 +22,7 @@ def runbook_panel(request: HttpRequest, runbook: Runbook) -> str:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
-    item = (
-        ItemProgress.objects.filter(
-            onboarding__engineer=user, kind=Kind.READ_RUNBOOK, runbook=runbook
-        )
-        .order_by("-onboarding__started_at")
-        .values_list("revision_read_id", "revision_read__number")
-        .first()
-    )
+    item = _reading(request, runbook)
     if item is None:
         return ""
     read_id, read_number = item
@@ -54,6 +47,32 @@ def runbook_panel(request: HttpRequest, runbook: Runbook) -> str:
         # a signed proof of which revision they opened, and nothing is written now.
         context["proof"] = reading_proof(user=user, revision=current)
     return render_to_string("readiness/panel.html", context)
+
+
+def _reading(request: HttpRequest, runbook: Runbook) -> tuple[int | None, int | None] | None:
+    """(revision read, its number) of the reader's item for this runbook, once per request."""
+    memo = request.__dict__.setdefault("_reading_items", {})
+    if runbook.pk not in memo:
+        memo[runbook.pk] = (
+            ItemProgress.objects.filter(
+                onboarding__engineer=request.user, kind=Kind.READ_RUNBOOK, runbook=runbook
+            )
+            .order_by("-onboarding__started_at")
+            .values_list("revision_read_id", "revision_read__number")
+            .first()
+        )
+    return memo[runbook.pk]
+
+
+def reading_state(request: HttpRequest, runbook: Runbook) -> str:
+    """What the card shows, for the page's ETag (the current revision is in it already)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return ""
+    return repr(_reading(request, runbook))
+
+
+runbook_panel.state = reading_state
 
 
 def _diff_url(runbook: Runbook, read_number: int, current: Revision) -> str:

@@ -4,21 +4,27 @@ import hashlib
 from collections import Counter
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages import get_messages
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from oncall.runbooks.models import AlertName, Revision, Runbook, Section
-from oncall.runbooks.panels import render_panels
+from oncall.runbooks.panels import panel_states, render_panels
 from oncall.runbooks.search import search, suggest, words_of
 from oncall.runbooks.words import alert_words
+from oncall.teams.context_processors import header_lead_team
 from oncall.teams.models import Team
 
 PAGE_SIZE = 100
@@ -151,9 +157,12 @@ SHOWN_ELSEWHERE = {
 
 @functools.cache
 def _template_version() -> str:
-    """The page template's source, hashed: a deploy that changes it changes every key."""
-    source = get_template("runbooks/detail.html").template.source
-    return hashlib.sha256(source.encode()).hexdigest()[:12]
+    """The page's templates and static files, hashed: a deploy that changes them
+    changes every key and ETag (the key also changes daily, which bounds what a
+    change to an included template alone could leave behind)."""
+    sources = [get_template(name).template.source for name in ("base.html", "runbooks/detail.html")]
+    sources.append(getattr(staticfiles_storage, "manifest_hash", ""))
+    return hashlib.sha256(repr(sources).encode()).hexdigest()[:12]
 
 
 def _page_parts_key(runbook: Runbook, today) -> str:
@@ -177,14 +186,12 @@ def _page_parts_key(runbook: Runbook, today) -> str:
     return f"runbooks:page:{runbook.pk}:{digest}"
 
 
-def _page_parts(request: HttpRequest, runbook: Runbook) -> tuple[str, str]:
+def _page_parts(runbook: Runbook, key: str) -> tuple[str, str]:
     """The runbook's own parts of its page (facts, contents, body, history), rendered.
 
     They are the same for every reader, so they are rendered once per key
     (see ``_page_parts_key``); the revision's stored HTML is placed as it is.
     """
-    today = timezone.localdate()
-    key = _page_parts_key(runbook, today)
     parts = cache.get(key)
     if parts is not None:
         return parts
@@ -203,14 +210,37 @@ def _page_parts(request: HttpRequest, runbook: Runbook) -> tuple[str, str]:
         if revision
         else [],
         "breadcrumbs": _breadcrumbs(runbook.slug),
-        "days_since_review": runbook.days_since_review(today),
-        "overdue": runbook.is_review_overdue(today),
+        "days_since_review": runbook.days_since_review(),
+        "overdue": runbook.is_review_overdue(),
     }
     parts = tuple(
         render_to_string(f"runbooks/detail.html#{name}", context) for name in ("head", "body")
     )
     cache.set(key, parts, PAGE_CACHE_SECONDS)
     return parts
+
+
+def _page_etag(request: HttpRequest, runbook: Runbook, parts_key: str) -> str | None:
+    """An ETag for this reader's page, or None when it cannot be trusted to repeat.
+
+    It covers the runbook's parts (their key: revision, language, day), the
+    reader and their header (name, staff, the team they lead), the panels'
+    states and the CSRF secret the page's forms are bound to (``get_token``
+    gives it, making one on a first visit as the forms would). A page showing
+    messages is never answered "Not Modified": they are shown once.
+    """
+    states = panel_states(request, runbook)
+    if states is None or len(get_messages(request)):
+        return None
+    get_token(request)  # the secret, in META["CSRF_COOKIE"] (the token itself is masked anew)
+    user = request.user
+    lead_team = header_lead_team(user)
+    fingerprint = (
+        parts_key, request.get_full_path(), user.pk, user.get_username(), user.is_staff,
+        (lead_team.slug, lead_team.name) if lead_team else None,
+        request.META["CSRF_COOKIE"], states,
+    )  # fmt: skip
+    return quote_etag(hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:32])
 
 
 @login_required
@@ -225,8 +255,12 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         if slug != slug.lower():  # slugs are lower-case; someone typed the file's name
             return redirect("runbooks:detail", slug.lower())
         return _section_page(request, slug.strip("/"))
-    head, body = _page_parts(request, runbook)
-    return render(
+    parts_key = _page_parts_key(runbook, timezone.localdate())
+    etag = _page_etag(request, runbook, parts_key)
+    if etag and (not_modified := get_conditional_response(request, etag=etag)) is not None:
+        return _revalidated(not_modified, etag)
+    head, body = _page_parts(runbook, parts_key)
+    response = render(
         request,
         "runbooks/detail.html",
         {
@@ -236,6 +270,14 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
             "panels": render_panels(request, runbook),
         },
     )
+    return _revalidated(response, etag) if etag else response
+
+
+def _revalidated(response: HttpResponse, etag: str) -> HttpResponse:
+    """The browser keeps the page but asks each time (private: it is this reader's)."""
+    response.headers["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
 
 
 def _diff_rows(old: str, new: str) -> list[tuple[str, str]]:

@@ -60,14 +60,47 @@ def may_handle(user, runbook: Runbook) -> bool:
     )
 
 
-def flags_panel(request: HttpRequest, runbook: Runbook) -> str:
-    """The runbook page's card of open flags, for those who can act on them."""
+def _flags_for(request: HttpRequest, runbook: Runbook) -> Flags | None:
+    """The open flags the reader may handle (None if they may not), once per request."""
     user = getattr(request, "user", None)
     if user is None or not may_handle(user, runbook):
+        return None
+    memo = request.__dict__.setdefault("_open_flags", {})
+    if runbook.pk not in memo:
+        memo[runbook.pk] = open_flags(runbook)
+    return memo[runbook.pk]
+
+
+def flags_state(request: HttpRequest, runbook: Runbook) -> str:
+    """What the card shows, for the runbook page's ETag."""
+    flags = _flags_for(request, runbook)
+    if flags is None:
         return ""
-    flags = open_flags(runbook)
-    if not flags.shifts:
+    return repr(
+        [
+            (
+                shift.pk,
+                shift.debriefed_at,
+                shift.debrief_runbook_gaps,
+                shift.debrief_runbooks_to_fix,
+                *(
+                    (person.get_username(), person.get_full_name()) if person else None
+                    for person in (shift.trainee, shift.primary)
+                ),
+            )
+            for shift in flags.shifts
+        ]
+    )
+
+
+def flags_panel(request: HttpRequest, runbook: Runbook) -> str:
+    """The runbook page's card of open flags, for those who can act on them."""
+    flags = _flags_for(request, runbook)
+    if flags is None or not flags.shifts:
         return ""
     return render_to_string(
         "shifts/flags_panel.html", {"flags": flags, "runbook": runbook}, request=request
     )
+
+
+flags_panel.state = flags_state
