@@ -360,6 +360,15 @@ if not OIDC_ISSUER and not LOCAL_LOGIN:
 # A kept session ("keep me signed in on this device") lasts 30 days from the
 # last visit; any other lasts until the browser closes.
 SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
+# Every signed-in request reads its session. With Redis, cached_db reads it
+# from the cache and writes through to the database; without a shared cache
+# (each worker's own memory would keep a signed-out session alive in the
+# others) it stays in the database. docs/deploy.md weighs the choices.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

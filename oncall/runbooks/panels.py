@@ -5,6 +5,12 @@ runbook as read), so they register a panel here instead, usually in their
 AppConfig.ready(). A panel is ``panel(request, runbook) -> str`` returning
 HTML that is already rendered and escaped ("" for nothing to show). The page
 shows the panels below its title, in registration order.
+
+A panel may also answer ``panel.state(request, runbook) -> str``: a short
+text that changes whenever its HTML would (apart from CSRF tokens and signed
+proofs, which stay valid). The page's ETag is made of them, so an unchanged
+page is answered "304 Not Modified"; a page with a panel that has no state
+is never answered 304.
 """
 
 from collections.abc import Callable
@@ -38,3 +44,14 @@ def render_panels(request: HttpRequest, runbook: Runbook) -> list[SafeString]:
         if html:
             rendered.append(mark_safe(html))  # noqa: S308 - panels return rendered HTML
     return rendered
+
+
+def panel_states(request: HttpRequest, runbook: Runbook) -> list[str] | None:
+    """Every panel's state, or None when a panel cannot say (then no ETag)."""
+    states = []
+    for panel in _panels:
+        state = getattr(panel, "state", None)
+        if state is None:
+            return None
+        states.append(state(request, runbook))
+    return states

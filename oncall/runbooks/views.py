@@ -1,18 +1,30 @@
 import difflib
+import functools
+import hashlib
 from collections import Counter
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages import get_messages
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from oncall.runbooks.models import AlertName, Revision, Runbook, Section
-from oncall.runbooks.panels import render_panels
+from oncall.runbooks.panels import panel_states, render_panels
 from oncall.runbooks.search import search, suggest, words_of
 from oncall.runbooks.words import alert_words
+from oncall.teams.context_processors import header_lead_team
 from oncall.teams.models import Team
 
 PAGE_SIZE = 100
@@ -126,35 +138,146 @@ def _breadcrumbs(slug: str) -> list[tuple[str, str]]:
     return [("/".join(parts[: i + 1]), part) for i, part in enumerate(parts)]
 
 
+# What the runbook page shows of a runbook; nothing else is read on a visit.
+PAGE_COLUMNS = (
+    "slug", "title", "team__name", "service", "alerts", "tags", "owner", "review_every",
+    "last_reviewed", "created_at", "source_path", "archived", "current_revision",
+    "current_revision__number", "current_revision__content_hash",
+    "current_revision__created_at",  # the debrief-flags card asks when it was revised
+)  # fmt: skip
+PAGE_CACHE_SECONDS = 24 * 60 * 60
+SHOWN_ELSEWHERE = {
+    "team__name",
+    "current_revision",
+    "current_revision__number",
+    "current_revision__content_hash",
+    "current_revision__created_at",
+}  # in the key by their own values
+
+
+@functools.cache
+def _template_version() -> str:
+    """The page's templates and static files, hashed: a deploy that changes them
+    changes every key and ETag (the key also changes daily, which bounds what a
+    change to an included template alone could leave behind)."""
+    sources = [get_template(name).template.source for name in ("base.html", "runbooks/detail.html")]
+    sources.append(getattr(staticfiles_storage, "manifest_hash", ""))
+    return hashlib.sha256(repr(sources).encode()).hexdigest()[:12]
+
+
+def _page_parts_key(runbook: Runbook, today) -> str:
+    """The cache key of a runbook's rendered parts: every value they show, hashed.
+
+    A new revision, a renamed team, an archived runbook, a new day (the review
+    age), another language or time zone, another version of the template is another
+    key, so a cached part is never stale; an unused one simply expires. The
+    revision's content hash keeps a key apart from a database restored or
+    rebuilt with the same ids.
+    """
+    revision = runbook.current_revision
+    shown = (
+        _template_version(), runbook.pk, revision.pk if revision else None,
+        revision.content_hash if revision else None, today.isoformat(), get_language(),
+        timezone.get_current_timezone_name(),
+        *(getattr(runbook, name) for name in PAGE_COLUMNS if name not in SHOWN_ELSEWHERE),
+        runbook.team.name if runbook.team_id else None,
+    )  # fmt: skip
+    digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
+    return f"runbooks:page:{runbook.pk}:{digest}"
+
+
+def _page_parts(runbook: Runbook, key: str) -> tuple[str, str]:
+    """The runbook's own parts of its page (facts, contents, body, history), rendered.
+
+    They are the same for every reader, so they are rendered once per key
+    (see ``_page_parts_key``); the revision's stored HTML is placed as it is.
+    """
+    parts = cache.get(key)
+    if parts is not None:
+        return parts
+    revision = (
+        Revision.objects.only("id", "number", "html", "toc")
+        .filter(pk=runbook.current_revision_id)
+        .first()
+    )
+    revisions = list(runbook.revisions.only("id", "number", "created_at").order_by("-number"))
+    context = {
+        "runbook": runbook,
+        "revision": revision,
+        "revisions": revisions,
+        # The page shows the title itself; the contents start below it.
+        "toc": [entry for entry in revision.toc if entry["level"] > 1] or revision.toc
+        if revision
+        else [],
+        "breadcrumbs": _breadcrumbs(runbook.slug),
+        "days_since_review": runbook.days_since_review(),
+        "overdue": runbook.is_review_overdue(),
+    }
+    parts = tuple(
+        render_to_string(f"runbooks/detail.html#{name}", context) for name in ("head", "body")
+    )
+    cache.set(key, parts, PAGE_CACHE_SECONDS)
+    return parts
+
+
+def _page_etag(request: HttpRequest, runbook: Runbook, parts_key: str) -> str | None:
+    """An ETag for this reader's page, or None when it cannot be trusted to repeat.
+
+    It covers the runbook's parts (their key: revision, language, day), the
+    reader and their header (name, staff, the team they lead), the panels'
+    states and the CSRF secret the page's forms are bound to (``get_token``
+    gives it, making one on a first visit as the forms would). A page showing
+    messages is never answered "Not Modified": they are shown once.
+    """
+    states = panel_states(request, runbook)
+    if states is None or len(get_messages(request)):
+        return None
+    get_token(request)  # the secret, in META["CSRF_COOKIE"] (the token itself is masked anew)
+    user = request.user
+    lead_team = header_lead_team(user)
+    fingerprint = (
+        parts_key, request.get_full_path(), user.pk, user.get_username(), user.is_staff,
+        (lead_team.slug, lead_team.name) if lead_team else None,
+        request.META["CSRF_COOKIE"], states,
+    )  # fmt: skip
+    return quote_etag(hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:32])
+
+
 @login_required
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
-    runbook = Runbook.objects.select_related("team", "current_revision").filter(slug=slug).first()
+    runbook = (
+        Runbook.objects.select_related("team", "current_revision")
+        .only(*PAGE_COLUMNS)
+        .filter(slug=slug)
+        .first()
+    )
     if runbook is None:
         if slug != slug.lower():  # slugs are lower-case; someone typed the file's name
             return redirect("runbooks:detail", slug.lower())
         return _section_page(request, slug.strip("/"))
-    revision = runbook.current_revision
-    revisions = list(
-        runbook.revisions.only("id", "runbook_id", "number", "created_at", "author", "commit")
-        .order_by("-number")
-    )  # fmt: skip
-    return render(
+    parts_key = _page_parts_key(runbook, timezone.localdate())
+    etag = _page_etag(request, runbook, parts_key)
+    if etag and (not_modified := get_conditional_response(request, etag=etag)) is not None:
+        return _revalidated(not_modified, etag)
+    head, body = _page_parts(runbook, parts_key)
+    response = render(
         request,
         "runbooks/detail.html",
         {
             "runbook": runbook,
-            "revision": revision,
-            "revisions": revisions,
-            # The page shows the title itself; the contents start below it.
-            "toc": [entry for entry in revision.toc if entry["level"] > 1] or revision.toc
-            if revision
-            else [],
+            "head": mark_safe(head),  # noqa: S308 - rendered by our own template
+            "body": mark_safe(body),  # noqa: S308 - rendered by our own template
             "panels": render_panels(request, runbook),
-            "breadcrumbs": _breadcrumbs(runbook.slug),
-            "days_since_review": runbook.days_since_review(),
-            "overdue": runbook.is_review_overdue(),
         },
     )
+    return _revalidated(response, etag) if etag else response
+
+
+def _revalidated(response: HttpResponse, etag: str) -> HttpResponse:
+    """The browser keeps the page but asks each time (private: it is this reader's)."""
+    response.headers["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
 
 
 def _diff_rows(old: str, new: str) -> list[tuple[str, str]]:

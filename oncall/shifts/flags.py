@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import FlagsDismissed, ShadowShift
-from oncall.teams.access import is_lead
+from oncall.teams.access import lead_memberships
 
 
 @dataclass
@@ -55,17 +55,52 @@ def may_handle(user, runbook: Runbook) -> bool:
         return False
     if user.is_staff or (runbook.owner and runbook.owner == user.get_username()):
         return True
-    return runbook.team_id is not None and is_lead(user, runbook.team)
+    return runbook.team_id is not None and any(
+        team.id == runbook.team_id for team in lead_memberships(user)
+    )
+
+
+def _flags_for(request: HttpRequest, runbook: Runbook) -> Flags | None:
+    """The open flags the reader may handle (None if they may not), once per request."""
+    user = getattr(request, "user", None)
+    if user is None or not may_handle(user, runbook):
+        return None
+    memo = request.__dict__.setdefault("_open_flags", {})
+    if runbook.pk not in memo:
+        memo[runbook.pk] = open_flags(runbook)
+    return memo[runbook.pk]
+
+
+def flags_state(request: HttpRequest, runbook: Runbook) -> str:
+    """What the card shows, for the runbook page's ETag."""
+    flags = _flags_for(request, runbook)
+    if flags is None:
+        return ""
+    return repr(
+        [
+            (
+                shift.pk,
+                shift.debriefed_at,
+                shift.debrief_runbook_gaps,
+                shift.debrief_runbooks_to_fix,
+                *(
+                    (person.get_username(), person.get_full_name()) if person else None
+                    for person in (shift.trainee, shift.primary)
+                ),
+            )
+            for shift in flags.shifts
+        ]
+    )
 
 
 def flags_panel(request: HttpRequest, runbook: Runbook) -> str:
     """The runbook page's card of open flags, for those who can act on them."""
-    user = getattr(request, "user", None)
-    if user is None or not may_handle(user, runbook):
-        return ""
-    flags = open_flags(runbook)
-    if not flags.shifts:
+    flags = _flags_for(request, runbook)
+    if flags is None or not flags.shifts:
         return ""
     return render_to_string(
         "shifts/flags_panel.html", {"flags": flags, "runbook": runbook}, request=request
     )
+
+
+flags_panel.state = flags_state

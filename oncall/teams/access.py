@@ -1,5 +1,7 @@
 """Who may see what: the questions every app asks about teams and roles."""
 
+from typing import NamedTuple
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
@@ -20,6 +22,33 @@ def teams_led_by(user: AbstractBaseUser) -> QuerySet[Team]:
     return Team.objects.filter(
         memberships__user=user, memberships__role=Membership.Role.LEAD
     ).distinct()
+
+
+class LedTeam(NamedTuple):
+    id: int
+    slug: str
+    name: str
+
+
+def lead_memberships(user: AbstractBaseUser) -> list[LedTeam]:
+    """Teams the user is a lead of by membership (staff aside), by name.
+
+    Read once per user object, which a request loads afresh: the header's
+    link and the runbook page's cards ask the same question in one request,
+    and a membership change shows on the next one.
+    """
+    cached = getattr(user, "_lead_memberships", None)
+    if cached is None:
+        cached = [
+            LedTeam(*row)
+            for row in Team.objects.filter(
+                memberships__user=user, memberships__role=Membership.Role.LEAD
+            )
+            .order_by("name")
+            .values_list("id", "slug", "name")
+        ]
+        user._lead_memberships = cached
+    return cached
 
 
 def is_member(user: AbstractBaseUser, team: Team) -> bool:
