@@ -66,6 +66,7 @@ NOT_PAGES = {
     "readiness:template_item_edit", "readiness:template_item_delete",
     "readiness:template_item_move", "shifts:debrief", "shifts:answer", "shifts:done", "shifts:cancel",
     "shifts:dismiss_flags", "reminders:send_test", "alerts:alertmanager", "alerts:revoke_source",
+    "set_language",
 }  # fmt: skip
 
 # The runbook page once its own parts are cached: the shell (base template,
