@@ -41,6 +41,16 @@ def test_it_shows_a_lead_on_no_shift_the_teams_next_shifts(
     assert "You are not paired" not in page
 
 
+def test_a_member_with_no_shift_reads_it_once_beside_the_teams_calendar(
+    client_for, newcomer, trainee, primary, team
+):
+    make_shift(team, trainee, primary, timezone.now() + timedelta(days=1))
+    page = client_for(newcomer).get(reverse("shifts:index")).content.decode()
+    assert "Nothing scheduled for you yet" in page
+    assert 'id="upcoming-title"' not in page  # no second, empty "Coming up" card
+    assert "trainee · primary" in page  # the team's calendar still shows the shift
+
+
 def test_it_lists_trainees_first_and_only_experienced_primaries(
     client_for, lead, trainee, primary, newcomer
 ):
