@@ -1,10 +1,13 @@
 """Sign-in throttling: in-process through the test client, and across two gunicorn workers."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
-import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -142,7 +145,7 @@ def gunicorn(tmp_path):
                 return False
 
         assert wait_until(up, 60), "gunicorn did not start"
-        yield url, log
+        yield url, log, server.pid
     finally:
         server.terminate()
         server.wait(20)
@@ -169,23 +172,37 @@ def _workers(log, status: str = "") -> set[str]:
     return {fields[0] for fields in lines if not status or fields[-1] == status}
 
 
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return sorted(int(pid) for pid in children.read_text().split())
+
+
+@contextmanager
+def _only(worker: int, workers: list[int]):
+    """Requests go to ``worker``: the others are stopped (they cannot accept) meanwhile."""
+    others = [pid for pid in workers if pid != worker]
+    for pid in others:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in others:
+            os.kill(pid, signal.SIGCONT)
+
+
 @pytest.mark.slow
 def test_two_gunicorn_workers_share_the_count(gunicorn):
-    url, log = gunicorn
+    url, log, master = gunicorn
+    assert wait_until(lambda: len(_worker_pids(master)) == 2, 30), "two workers did not start"
+    first, second = _worker_pids(master)
     user = "trainee"
-    statuses = [_post(url, user, "wrong").status_code for _ in range(throttle.USERNAME_LIMIT)]
+    # Every failure is counted by the first worker ...
+    with _only(first, [first, second]):
+        statuses = [_post(url, user, "wrong").status_code for _ in range(throttle.USERNAME_LIMIT)]
     assert statuses == [200] * throttle.USERNAME_LIMIT
-    # More attempts until both workers have refused one, whichever worker counted
-    # the failures. A right password for someone else hashes it (about 0.3 s),
-    # keeping one worker busy so that the attempt beside it goes to the other.
-    refused = []
-    for _ in range(30):
-        busy = threading.Thread(target=_post, args=(url, "busy", PASSWORD))
-        busy.start()
-        time.sleep(0.1)
-        refused.append(_post(url, user, "wrong").status_code)
-        busy.join()
-        if len(_workers(log, "429")) == 2 and len(refused) >= 3:
-            break
-    assert len(_workers(log, "429")) == 2, "one worker refused every attempt"
-    assert set(refused) == {429}
+    assert _workers(log) == {f"<{first}>"}
+    # ... and the second worker, which counted none of them, refuses the next.
+    with _only(second, [first, second]):
+        refused = _post(url, user, "wrong").status_code
+    assert refused == 429
+    assert _workers(log, "429") == {f"<{second}>"}
