@@ -88,7 +88,7 @@ for n in range(%(clients)d):
     Membership.objects.create(user=user, team=team)
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_backend"] = "oncall.accounts.backends.PasswordBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     people.append(user)
@@ -137,14 +137,19 @@ def load(config_path: str, result_path: str) -> None:
     t0 = time.monotonic() + 0.5
     wall0 = time.time() + 0.5
 
+    csrf: dict[str, str] = {}  # each client's CSRF cookie, kept as a browser keeps it
+
     def get(cookie: str) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
         try:
             conn.request(
-                "GET", f"/runbooks/{slug}/", headers={**headers, "Cookie": f"sessionid={cookie}"}
-            )
+                "GET", f"/runbooks/{slug}/",
+                headers={**headers, "Cookie": browser_cookies(cookie, csrf.get(cookie))},
+            )  # fmt: skip
             response = conn.getresponse()
             response.read()
+            if token := csrf_cookie(response):
+                csrf[cookie] = token
             return response.status, ""
         finally:
             conn.close()
@@ -255,20 +260,34 @@ class Sink:
         return "250 OK"
 
 
+def browser_cookies(session: str, csrf: str | None) -> str:
+    """What a browser sends: its session, and the CSRF cookie once a page has set it."""
+    return f"sessionid={session}" + (f"; csrftoken={csrf}" if csrf else "")
+
+
+def csrf_cookie(response) -> str | None:
+    for header in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        if name.strip() == "csrftoken":
+            return rest.split(";", 1)[0]
+    return None
+
+
 def baseline(port: int, slug: str, cookie: str) -> list[float]:
     """The page for one client on the idle stack: BASELINE_REQUESTS latencies in s."""
     import http.client
 
-    timings = []
+    timings, token = [], None
     for _ in range(BASELINE_REQUESTS + 3):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
         started = time.monotonic()
         conn.request(
             "GET", f"/runbooks/{slug}/",
-            headers={"X-Forwarded-Proto": "https", "Cookie": f"sessionid={cookie}"},
+            headers={"X-Forwarded-Proto": "https", "Cookie": browser_cookies(cookie, token)},
         )  # fmt: skip
         response = conn.getresponse()
         response.read()
+        token = csrf_cookie(response) or token
         timings.append(time.monotonic() - started)
         conn.close()
         assert response.status == 200, f"the runbook page answered {response.status}"

@@ -130,7 +130,7 @@ def build_people() -> list[dict]:
         onboarding = start_onboarding(engineer=user, team=team, template=template, started_by=lead)
         session = SessionStore()
         session["_auth_user_id"] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_backend"] = "oncall.accounts.backends.PasswordBackend"
         session["_auth_user_hash"] = user.get_session_auth_hash()
         session.create()
         items = list(onboarding.items.values_list("pk", flat=True))

@@ -335,7 +335,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in through the company's identity provider (OpenID Connect); see docs/sso.md.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "oncall.accounts.backends.PasswordBackend",
     "oncall.accounts.oidc.Backend",
 ]
 LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
@@ -363,11 +363,10 @@ SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
 # Every signed-in request reads its session. With Redis, cached_db reads it
 # from the cache and writes through to the database; without a shared cache
 # (each worker's own memory would keep a signed-out session alive in the
-# others) it stays in the database. docs/deploy.md weighs the choices.
+# others) it stays in the database, read with one plain SQL statement.
+# docs/deploy.md weighs the choices.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
+    "oncall.accounts.sessions.cached_db" if REDIS_URL else "oncall.accounts.sessions.db"
 )
 
 STATIC_URL = "/static/"

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
+from oncall.accounts.backends import user_by_id
 from oncall.accounts.groups import sync_teams
 from oncall.accounts.models import Identity
 
@@ -378,7 +379,7 @@ class Backend(OIDCAuthenticationBackend):
     """The authentication backend for the OpenID Connect callback.
 
     It answers only the callback (which passes the flow's nonce); a password
-    sign-in goes past it to ModelBackend. Nothing is read from the provider
+    sign-in goes past it to PasswordBackend. Nothing is read from the provider
     when the backend is built: Django builds backends on every request that
     loads a user, and a provider that is down must not break those.
     """
@@ -387,6 +388,9 @@ class Backend(OIDCAuthenticationBackend):
 
     def __init__(self, *args, **kwargs) -> None:
         self.UserModel = get_user_model()
+
+    def get_user(self, user_id):
+        return user_by_id(user_id)  # one statement per request (see accounts/backends.py)
 
     def authenticate(self, request, nonce=None, code_verifier=None, **kwargs):
         if request is None or nonce is None or not is_configured():

@@ -1,0 +1,7 @@
+from django.contrib.sessions.backends import db
+
+from oncall.accounts.sessions import PlainLookup
+
+
+class SessionStore(PlainLookup, db.SessionStore):
+    pass
