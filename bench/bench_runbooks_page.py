@@ -10,7 +10,7 @@ so the figures show how much is the shell and how much the runbook.
 Each configuration (SQLite; PostgreSQL, with Redis when REDIS_URL is set) runs
 on a throw-away database with DEBUG off and the production gunicorn settings
 (gunicorn.conf.py), 2 sync workers. Load: ``wrk -t2 -c8 -d8s`` on loopback
-with a signed-in session cookie, three rounds alternating page, static copy
+with the cookies a signed-in browser sends (session and CSRF), three rounds alternating page, static copy
 and shell so that noise from a shared machine falls on all three alike.
 Ratios are per round, then the median of the rounds.
 
@@ -83,7 +83,11 @@ def prepare() -> None:
     target = Path(settings.STATIC_ROOT) / "bench" / "page.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(response.content)
-    print(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    # The cookies a browser sends after its first visit: the session, and the
+    # CSRF cookie the page's forms set (without it every request would make a
+    # new CSRF secret, which no browser does).
+    names = (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    print("; ".join(f"{name}={client.cookies[name].value}" for name in names))
 
 
 def free_port() -> int:
@@ -109,7 +113,7 @@ HEADERS = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
 def check(port: int, path: str, cookie: str) -> bytes:
     """One request by hand: wrk counts a redirect to the sign-in page as a success."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", path, headers={**HEADERS, "Cookie": f"sessionid={cookie}"})
+    conn.request("GET", path, headers={**HEADERS, "Cookie": cookie})
     response = conn.getresponse()
     body = response.read()
     conn.close()
@@ -130,7 +134,7 @@ def wrk(port: int, path: str, cookie: str, seconds: int) -> dict:
     """req/s, p50 and p99 (ms) and failed responses of one wrk run."""
     command = [
         "wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
-        "-H", f"Cookie: sessionid={cookie}",
+        "-H", f"Cookie: {cookie}",
         *[arg for name, value in HEADERS.items() for arg in ("-H", f"{name}: {value}")],
         f"http://127.0.0.1:{port}{path}",
     ]  # fmt: skip

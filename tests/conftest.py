@@ -110,3 +110,29 @@ def client_for(client):
 def corpus_dir():
     need(CORPUS.is_dir(), f"the kube-prometheus corpus is not at {CORPUS} (outside this workplace)")
     return CORPUS
+
+
+@pytest.fixture(scope="module")
+def demo_for_module(django_db_setup, django_db_blocker):
+    """The demo data and sample runbooks, loaded once for a whole test module.
+
+    They are written inside a transaction that stays open for the module and
+    is rolled back after its last test, so other modules start from an empty
+    database; each test runs in its own nested transaction (a savepoint), as
+    Django's TestCase does with setUpTestData, so what one test changes the
+    next does not see. Loading the demo takes seconds; a module of forty
+    tests that each loaded it spent minutes doing so.
+    """
+    from django.conf import settings
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        module = transaction.atomic()
+        module.__enter__()
+        try:
+            call_command("seed_demo", verbosity=0)
+            call_command("sync_runbooks", str(settings.RUNBOOKS_DIR), verbosity=0)
+            yield
+        finally:
+            transaction.set_rollback(True)
+            module.__exit__(None, None, None)

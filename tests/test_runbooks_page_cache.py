@@ -1,0 +1,186 @@
+"""The runbook page's fast path: each reader's page rendered once, and the lookups
+every request makes (session, user, the runbook, the reader's card) in plain SQL
+that gives what the ORM gives."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.signals import template_rendered
+from django.urls import reverse
+from django.utils import timezone
+
+from oncall.accounts.backends import PasswordBackend
+from oncall.accounts.sessions.db import SessionStore
+from oncall.readiness.models import ItemProgress, Kind
+from oncall.runbooks.models import Runbook
+from oncall.runbooks.views import PAGE_COLUMNS, _page_runbook
+from oncall.teams.rows import fetch_one
+
+CSP_NONCE = re.compile(r"'nonce-([^']+)'")
+
+
+@pytest.fixture
+def demo(demo_for_module, db, django_user_model):
+    return {user.username: user for user in django_user_model.objects.all()}
+
+
+def reading_url(trainee) -> str:
+    """A runbook on the demo trainee's checklist, not read yet: its page has the reading form."""
+    item = ItemProgress.objects.filter(
+        onboarding__engineer=trainee, kind=Kind.READ_RUNBOOK, runbook__isnull=False
+    ).first()
+    ItemProgress.objects.filter(pk=item.pk).update(revision_read=None, done_at=None)
+    return reverse("runbooks:detail", args=[item.runbook.slug])
+
+
+def rendered_templates(client, url):
+    names = []
+
+    def record(sender, template, context, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(record)
+    try:
+        response = client.get(url)
+    finally:
+        template_rendered.disconnect(record)
+    assert response.status_code == 200
+    return response, names
+
+
+def test_it_renders_a_readers_page_once_and_serves_it_again_with_a_new_nonce(demo, client):
+    client.force_login(demo["trainee"])
+    url = reading_url(demo["trainee"])
+    first, first_templates = rendered_templates(client, url)
+    again, again_templates = rendered_templates(client, url)
+    assert "runbooks/detail.html" in first_templates
+    assert again_templates == []  # served from the cache
+    nonces = []
+    for response in (first, again):
+        nonce = CSP_NONCE.search(response.headers["Content-Security-Policy"]).group(1)
+        body = response.content.decode()
+        # Every script the page carries has this response's nonce, and no other.
+        assert set(re.findall(r'nonce="([^"]+)"', body)) == {nonce}
+        assert "\x00" not in body
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
+    assert first.content.replace(nonces[0].encode(), b"") == again.content.replace(
+        nonces[1].encode(), b""
+    )
+
+
+def test_each_reader_and_query_gets_a_page_of_their_own(demo, client):
+    url = reading_url(demo["trainee"])
+    client.force_login(demo["trainee"])
+    trainee_page = client.get(url).content.decode()
+    searched = client.get(url, {"q": "disk <b>"}).content.decode()
+    assert 'value="disk &lt;b&gt;"' in searched and 'value="disk' not in trainee_page
+    client.force_login(demo["primary"])
+    primary_page = client.get(url).content.decode()
+    assert "On your onboarding checklist" in trainee_page
+    assert "On your onboarding checklist" not in primary_page
+    assert ">primary<" in primary_page and ">trainee<" not in primary_page
+
+
+def test_the_cached_pages_forms_still_pass_the_csrf_check(demo, client):
+    """The tokens in a served-again page are bound to this browser's CSRF secret."""
+    csrf_client = client.__class__(enforce_csrf_checks=True)
+    csrf_client.force_login(demo["trainee"])
+    url = reading_url(demo["trainee"])
+    csrf_client.get(url)
+    again = csrf_client.get(url)  # from the cache
+    assert again.status_code == 200, again
+    body = again.content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    proof = re.search(r'name="opened" value="([^"]+)"', body).group(1)
+    runbook = Runbook.objects.get(slug=url.split("/runbooks/")[1].rstrip("/"))
+    response = csrf_client.post(
+        reverse("readiness:mark_read", args=[runbook.pk]),
+        {"opened": proof, "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+
+
+def test_the_runbook_is_read_as_the_orm_reads_it(demo):
+    for runbook in Runbook.objects.all()[:20]:
+        plain, _shown, _read = _page_runbook(runbook.slug)
+        orm = (
+            Runbook.objects.select_related("team", "current_revision")
+            .only(*PAGE_COLUMNS)
+            .get(slug=runbook.slug)
+        )
+        for path in ("pk", "team_id", "current_revision_id", *PAGE_COLUMNS):
+            a, b = plain, orm
+            for part in path.split("__"):
+                a, b = getattr(a, part, None), getattr(b, part, None)  # no team: None
+            assert (a, type(a)) == (b, type(b)), path
+    assert _page_runbook("no/such-runbook") is None
+
+
+def test_a_user_is_read_as_the_orm_reads_it(db, django_user_model):
+    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw", is_staff=True)
+    user.last_login = timezone.now() - timedelta(days=1)
+    user.save()
+    plain = fetch_one(django_user_model, id=user.pk)
+    orm = django_user_model.objects.get(pk=user.pk)
+    for field in django_user_model._meta.concrete_fields:
+        a, b = getattr(plain, field.attname), getattr(orm, field.attname)
+        assert (a, type(a)) == (b, type(b)), field.name
+    assert plain.last_login.tzinfo is not None and plain.is_staff is True
+    assert fetch_one(django_user_model, id=user.pk + 1000) is None
+
+
+def test_an_inactive_user_is_signed_out(db, django_user_model):
+    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+    assert PasswordBackend().get_user(user.pk) == user
+    user.is_active = False
+    user.save()
+    assert PasswordBackend().get_user(user.pk) is None
+    assert PasswordBackend().get_user(user.pk + 1000) is None
+
+
+def test_an_expired_session_is_not_read(db):
+    store = SessionStore()
+    store["note"] = "kept"
+    store.set_expiry(60)
+    store.save()
+    assert SessionStore(store.session_key).load()["note"] == "kept"
+    Session.objects.filter(session_key=store.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    expired = SessionStore(store.session_key)
+    assert expired.load() == {} and expired.session_key is None
+
+
+def test_sessions_signed_in_before_the_password_backend_stay_signed_in(demo, client):
+    """Migration accounts 0004 rewrites the backend a session names."""
+    trainee = demo["trainee"]
+    migration = __import__(
+        "oncall.accounts.migrations.0004_sessions_password_backend", fromlist=["forwards"]
+    )
+    store = SessionStore()
+    store[SESSION_KEY] = str(trainee.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store["_auth_user_hash"] = trainee.get_session_auth_hash()
+    store.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+    home = reverse("readiness:home")
+    assert client.get(home).status_code == 302  # an unknown backend: signed out
+
+    class Editor:
+        pass
+
+    editor = Editor()
+    editor.connection = connection
+    migration.forwards(django_apps, editor)
+    assert SessionStore(store.session_key).load()[BACKEND_SESSION_KEY] == (
+        "oncall.accounts.backends.PasswordBackend"
+    )
+    assert client.get(home).status_code == 200
+    assert get_user_model().objects.get(pk=trainee.pk).is_active
