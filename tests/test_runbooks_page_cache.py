@@ -75,12 +75,15 @@ def test_it_renders_a_readers_page_once_and_serves_it_again_with_a_new_nonce(dem
     )
 
 
-def test_each_reader_and_query_gets_a_page_of_their_own(demo, client):
+def test_each_reader_gets_a_page_of_their_own_and_a_query_is_never_kept(demo, client):
     url = reading_url(demo["trainee"])
     client.force_login(demo["trainee"])
     trainee_page = client.get(url).content.decode()
-    searched = client.get(url, {"q": "disk <b>"}).content.decode()
-    assert 'value="disk &lt;b&gt;"' in searched and 'value="disk' not in trainee_page
+    searched, templates = rendered_templates(client, url + "?q=disk+%3Cb%3E")
+    assert 'value="disk &lt;b&gt;"' in searched.content.decode()
+    assert 'value="disk' not in trainee_page
+    _again, templates = rendered_templates(client, url + "?q=disk+%3Cb%3E")
+    assert "runbooks/detail.html" in templates  # rendered anew, with new CSRF masks
     client.force_login(demo["primary"])
     primary_page = client.get(url).content.decode()
     assert "On your onboarding checklist" in trainee_page
