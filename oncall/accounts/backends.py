@@ -18,7 +18,7 @@ from django.db import connections, router
 
 from oncall.teams.access import LedTeam, remember_lead_memberships
 from oncall.teams.models import Membership, Team
-from oncall.teams.rows import loaded, select_list
+from oncall.teams.rows import in_columns, loaded, select_list
 
 
 def user_by_id(user_id):
@@ -33,7 +33,7 @@ def user_by_id(user_id):
     if not rows:
         return None
     width = len(model._meta.concrete_fields)
-    user = loaded(model, rows[0][:width], alias)
+    user = loaded(model, in_columns(model, rows[0][:width]), alias)
     remember_lead_memberships(user, [LedTeam(*row[width:]) for row in rows if row[width]])
     return user
 

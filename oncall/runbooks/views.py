@@ -10,8 +10,8 @@ from django.contrib.messages import get_messages
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import Field, Model, Q, QuerySet
+from django.db import connection
+from django.db.models import Field, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csp import get_nonce
 from django.middleware.csrf import get_token
@@ -30,7 +30,7 @@ from oncall.runbooks.search import search, suggest, words_of
 from oncall.runbooks.words import alert_words
 from oncall.teams.context_processors import header_lead_team
 from oncall.teams.models import Team
-from oncall.teams.rows import as_python
+from oncall.teams.rows import loaded
 
 PAGE_SIZE = 100
 TAG_CHOICES = 40
@@ -206,24 +206,15 @@ def _page_runbook(slug: str, subqueries=()) -> tuple[Runbook, tuple, list] | Non
         return None
     values = {relation: {} for relation in ("", "team", "current_revision")}
     for (relation, field), value in zip(columns, row, strict=False):
-        values[relation][field.attname] = as_python(field, value)
-    runbook = _loaded(Runbook, values[""])
-    runbook.team = (
-        _loaded(Team, {"id": runbook.team_id, **values["team"]}) if runbook.team_id else None
-    )
+        values[relation][field.attname] = value
+    runbook = loaded(Runbook, values[""])
+    team, revision = runbook.team_id, runbook.current_revision_id
+    runbook.team = loaded(Team, {"id": team, **values["team"]}) if team else None
     runbook.current_revision = (
-        _loaded(Revision, {"id": runbook.current_revision_id, **values["current_revision"]})
-        if runbook.current_revision_id
-        else None
+        loaded(Revision, {"id": revision, **values["current_revision"]}) if revision else None
     )
     shown = tuple((relation, sorted(fields.items())) for relation, fields in values.items())
     return runbook, shown, list(row[len(columns) :])
-
-
-def _loaded[M: Model](model: type[M], values: dict) -> M:
-    """An instance of ``model`` as loaded from the database, with only these fields."""
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
-    return model.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
 
 
 @functools.cache

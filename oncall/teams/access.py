@@ -1,10 +1,8 @@
 """Who may see what: the questions every app asks about teams and roles."""
 
-import functools
 from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.db.models import QuerySet
 
 from oncall.teams.models import Membership, Team
@@ -39,13 +37,18 @@ def lead_memberships(user: AbstractBaseUser) -> list[LedTeam]:
     link and the runbook page's cards ask the same question in one request,
     and a membership change shows on the next one. A signed-in request's user
     comes with the answer already (accounts.backends reads both in one
-    statement); any other user object asks here, in one plain SQL statement.
+    statement).
     """
     cached = getattr(user, "_lead_memberships", None)
     if cached is None:
-        with connection.cursor() as cursor:
-            cursor.execute(_lead_memberships_sql(), [user.pk, Membership.Role.LEAD.value])
-            cached = [LedTeam(*row) for row in cursor.fetchall()]
+        cached = [
+            LedTeam(*row)
+            for row in Team.objects.filter(
+                memberships__user=user, memberships__role=Membership.Role.LEAD
+            )
+            .order_by("name")
+            .values_list("id", "slug", "name")
+        ]
         remember_lead_memberships(user, cached)
     return cached
 
@@ -53,18 +56,6 @@ def lead_memberships(user: AbstractBaseUser) -> list[LedTeam]:
 def remember_lead_memberships(user: AbstractBaseUser, teams: list[LedTeam]) -> None:
     """Give a freshly loaded user the teams they lead, read with it."""
     user._lead_memberships = teams
-
-
-@functools.cache
-def _lead_memberships_sql() -> str:
-    q = connection.ops.quote_name
-    # Names from the models' metadata, quoted; values are parameters.
-    return (
-        f"SELECT t.{q('id')}, t.{q('slug')}, t.{q('name')}"  # noqa: S608
-        f" FROM {q(Team._meta.db_table)} t JOIN {q(Membership._meta.db_table)} m"
-        f" ON m.{q('team_id')} = t.{q('id')}"
-        f" WHERE m.{q('user_id')} = %s AND m.{q('role')} = %s ORDER BY t.{q('name')}"
-    )
 
 
 def is_member(user: AbstractBaseUser, team: Team) -> bool:

@@ -10,6 +10,7 @@ datetimes, JSON), so an instance is the one a query set would give.
 """
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
@@ -29,7 +30,7 @@ def fetch_one[M: Model](model: type[M], **equals: Any) -> M | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return None if row is None else loaded(model, row, alias)
+    return None if row is None else loaded(model, in_columns(model, row), alias)
 
 
 def select_list(model: type[Model], table: str, alias: str = DEFAULT_DB_ALIAS) -> str:
@@ -38,22 +39,21 @@ def select_list(model: type[Model], table: str, alias: str = DEFAULT_DB_ALIAS) -
     return ", ".join(f"{table}.{q(field.column)}" for field in model._meta.concrete_fields)
 
 
-def loaded[M: Model](model: type[M], row, alias: str = DEFAULT_DB_ALIAS) -> M:
-    """An instance of ``model`` from the values of ``select_list``, in order."""
-    names, converted = _loading(model, alias)
-    values = list(row)
-    if len(values) != len(names):
-        raise ValueError(f"{model.__name__} has {len(names)} columns, the row {len(values)}")
-    for index, field in converted:  # most fields need no converting
-        values[index] = as_python(field, values[index], alias)
-    return model.from_db(alias, names, values)
+def loaded[M: Model](model: type[M], values: Mapping[str, Any], alias: str = DEFAULT_DB_ALIAS) -> M:
+    """An instance of ``model`` from column values as the driver gave them, by
+    field attname; the fields not given are deferred, as with ``only()``."""
+    names, converted = [], []
+    for field in model._meta.concrete_fields:
+        if field.attname in values:
+            names.append(field.attname)
+            converted.append(as_python(field, values[field.attname], alias))
+    return model.from_db(alias, names, converted)
 
 
-@functools.cache
-def _loading(model: type[Model], alias: str) -> tuple[list[str], list[tuple[int, Field]]]:
+def in_columns(model: type[Model], row) -> dict[str, Any]:
+    """The values of a row read with ``select_list``, by attname."""
     fields = model._meta.concrete_fields
-    converted = [(i, field) for i, field in enumerate(fields) if _converters(field, alias)[1]]
-    return [field.attname for field in fields], converted
+    return {field.attname: value for field, value in zip(fields, row, strict=True)}
 
 
 def as_python(field: Field, value: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
