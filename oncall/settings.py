@@ -117,6 +117,10 @@ def database_from_url(name: str) -> dict:
             "NAME": VAR_DIR / "oncall.sqlite3",
         }
     config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Only the cursors of oncall/teams/rows.py prepare their statements
+        # (Django's client-side binding never does); see docs/deploy.md.
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = 0
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={value!r} names no database")
     return config
@@ -234,11 +238,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", ("redis", "rediss"))
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "oncall.teams.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Each worker keeps the runbook pages it served last (runbooks/views.py,
+# _reader_page), about 15 KB each, in front of Redis; without Redis the default
+# cache is that memory already.
+CACHES["pages"] = (
+    {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "reader-pages",
+        "OPTIONS": {"MAX_ENTRIES": 400},
+    }
+    if REDIS_URL
+    else CACHES["default"]
+)
 # Sign-in throttling counts failures across every worker and machine: in Redis
 # when there is one, otherwise in a table of the database they all share (its
 # table is made by oncall/accounts' first migration).

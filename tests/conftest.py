@@ -25,9 +25,11 @@ def pytest_configure(config):
 def _cache_per_test(settings):
     # The same cache backend (Redis when REDIS_URL is set), with keys of this
     # test's own: rate-limit counters and cached answers never leak into the
-    # next test, whose users may get the same primary keys.
+    # next test, whose users may get the same primary keys. Each alias keeps
+    # its own prefix after the test's, so aliases that share a store still do.
+    prefix = f"test-{uuid.uuid4().hex}"
     settings.CACHES = {
-        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        alias: {**config, "KEY_PREFIX": prefix + config.get("KEY_PREFIX", "")}
         for alias, config in settings.CACHES.items()
     }
 

@@ -10,6 +10,7 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.models import Session
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test.signals import template_rendered
 from django.urls import reverse
@@ -108,6 +109,42 @@ def test_the_cached_pages_forms_still_pass_the_csrf_check(demo, client):
         {"opened": proof, "csrfmiddlewaretoken": token},
     )
     assert response.status_code == 302
+
+
+def test_a_worker_keeps_the_pages_it_served_in_front_of_the_shared_cache(demo, client):
+    client.force_login(demo["trainee"])
+    url = reading_url(demo["trainee"])
+    etag = client.get(url).headers["ETag"]
+    cache.delete("runbooks:reader-page:" + etag.strip('"'))  # gone from Redis
+    _again, templates = rendered_templates(client, url)
+    if settings.REDIS_URL:
+        assert templates == []  # this worker's own copy
+    else:
+        assert caches["pages"]._cache is cache._cache  # one store: nothing kept twice
+        assert "runbooks/detail.html" in templates
+
+
+def test_the_redis_cache_makes_one_client_per_pool():
+    if not settings.REDIS_URL:
+        pytest.skip("the configuration without Redis has no Redis cache")
+    backend = caches["default"]._cache
+    client = backend.get_client("a")
+    assert backend.get_client("b", write=True) is client
+    cache.set("shared-client", {"kept": True})
+    assert cache.get("shared-client") == {"kept": True}
+
+
+def test_the_lookups_every_visit_makes_are_prepared_on_postgresql(demo, client):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    client.force_login(demo["trainee"])
+    for _ in range(2):
+        assert client.get(reading_url(demo["trainee"])).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "runbooks_runbook" r' in statement for statement in prepared)
+    assert any('FROM "auth_user" u' in statement for statement in prepared)
 
 
 def test_the_runbook_is_read_as_the_orm_reads_it(demo):

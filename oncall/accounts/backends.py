@@ -18,7 +18,7 @@ from django.db import connections, router
 
 from oncall.teams.access import LedTeam, remember_lead_memberships
 from oncall.teams.models import Membership, Team
-from oncall.teams.rows import in_columns, loaded, select_list
+from oncall.teams.rows import in_columns, loaded, prepared_cursor, select_list
 
 
 def user_by_id(user_id):
@@ -27,7 +27,7 @@ def user_by_id(user_id):
     alias = router.db_for_read(model)
     connection = connections[alias]
     pk = model._meta.pk.get_db_prep_value(user_id, connection, prepared=False)
-    with connection.cursor() as cursor:
+    with prepared_cursor(alias) as cursor:
         cursor.execute(_statement(alias), [Membership.Role.LEAD.value, pk])
         rows = cursor.fetchall()
     if not rows:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages import get_messages
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Field, Q, QuerySet
@@ -30,7 +30,7 @@ from oncall.runbooks.search import search, suggest, words_of
 from oncall.runbooks.words import alert_words
 from oncall.teams.context_processors import header_lead_team
 from oncall.teams.models import Team
-from oncall.teams.rows import loaded
+from oncall.teams.rows import loaded, prepared_cursor
 
 PAGE_SIZE = 100
 TAG_CHOICES = 40
@@ -199,7 +199,7 @@ def _page_runbook(slug: str, subqueries=()) -> tuple[Runbook, tuple, list] | Non
     """
     sql, columns = _page_select(tuple(subquery for _panel, subquery, _params in subqueries))
     params = [param for _panel, _subquery, given in subqueries for param in given]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, slug])
         row = cursor.fetchone()
     if row is None:
@@ -352,18 +352,27 @@ def _reader_page(request: HttpRequest, runbook: Runbook, parts_key: str, etag: s
       what someone sent never repeats a token (BREACH).
 
     Entries live an hour: the reading proof in the "Mark as read" form is
-    signed with the time and accepted for a week.
+    signed with the time and accepted for a week. Each worker keeps the pages
+    it served last in its own memory (the "pages" cache) in front of the shared
+    cache: an ETag names one page, so a copy kept anywhere is never stale.
     """
     nonce = get_nonce(request)
+    if nonce is None:
+        return _render_page(request, runbook, parts_key)
     key = "runbooks:reader-page:" + etag.strip('"')
-    cached = cache.get(key) if nonce is not None else None
-    if cached is not None:
-        return HttpResponse(cached.replace(NONCE_MARKER, str(nonce)))
-    response = _render_page(request, runbook, parts_key)
-    if nonce:  # the page used the nonce, so it was made; the marker takes its place
-        html = response.content.decode()
-        cache.set(key, html.replace(str(nonce), NONCE_MARKER), READER_PAGE_SECONDS)
-    return response
+    local = caches["pages"]
+    cached = local.get(key)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is None:
+            response = _render_page(request, runbook, parts_key)
+            if nonce:  # the page used the nonce, so it was made; the marker takes its place
+                cached = response.content.decode().replace(str(nonce), NONCE_MARKER)
+                cache.set(key, cached, READER_PAGE_SECONDS)
+                local.set(key, cached, READER_PAGE_SECONDS)
+            return response
+        local.set(key, cached, READER_PAGE_SECONDS)
+    return HttpResponse(cached.replace(NONCE_MARKER, str(nonce)))
 
 
 def _revalidated(response: HttpResponse, etag: str) -> HttpResponse:

@@ -7,6 +7,9 @@ database takes to answer it. Here a statement is written once per process
 from the model's own metadata and then only run. What comes back goes
 through the converters the ORM itself applies (booleans, time-zone-aware
 datetimes, JSON), so an instance is the one a query set would give.
+
+On PostgreSQL these statements are also prepared (``prepared_cursor``):
+planning the runbook page's statement took longer than running it.
 """
 
 import functools
@@ -14,8 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Field, Model
-from django.db.models.expressions import Col
+from django.db.models import Model
 
 
 def fetch_one[M: Model](model: type[M], **equals: Any) -> M | None:
@@ -27,10 +29,30 @@ def fetch_one[M: Model](model: type[M], **equals: Any) -> M | None:
         model._meta.get_field(name).get_db_prep_value(value, connection, prepared=False)
         for name, value in equals.items()
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor(alias) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else loaded(model, in_columns(model, row), alias)
+
+
+def prepared_cursor(alias: str = DEFAULT_DB_ALIAS):
+    """A cursor for the statements every request runs; on PostgreSQL it prepares them.
+
+    Django's cursors bind parameters on the client, which psycopg never
+    prepares. This one is psycopg's server-side binding cursor, which
+    prepares each statement the first time a connection runs it (the
+    connection's ``prepare_threshold`` is 0, see settings.py), wrapped as
+    Django wraps its own, so queries are logged and counted the same.
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)
+    return connection._prepare_cursor(cursor)
 
 
 def select_list(model: type[Model], table: str, alias: str = DEFAULT_DB_ALIAS) -> str:
@@ -42,11 +64,14 @@ def select_list(model: type[Model], table: str, alias: str = DEFAULT_DB_ALIAS) -
 def loaded[M: Model](model: type[M], values: Mapping[str, Any], alias: str = DEFAULT_DB_ALIAS) -> M:
     """An instance of ``model`` from column values as the driver gave them, by
     field attname; the fields not given are deferred, as with ``only()``."""
-    names, converted = [], []
-    for field in model._meta.concrete_fields:
-        if field.attname in values:
-            names.append(field.attname)
-            converted.append(as_python(field, values[field.attname], alias))
+    names, converters = _plan(model, tuple(values), alias)
+    connection = connections[alias]
+    converted = []
+    for name in names:
+        value = values[name]
+        for column, convert in converters[name]:
+            value = convert(value, column, connection)
+        converted.append(value)
     return model.from_db(alias, names, converted)
 
 
@@ -56,20 +81,19 @@ def in_columns(model: type[Model], row) -> dict[str, Any]:
     return {field.attname: value for field, value in zip(fields, row, strict=True)}
 
 
-def as_python(field: Field, value: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
-    """A value of ``field`` as the database driver gave it, as the ORM gives it."""
-    connection = connections[alias]
-    column, converters = _converters(field, alias)
-    for convert in converters:
-        value = convert(value, column, connection)
-    return value
-
-
 @functools.cache
-def _converters(field: Field, alias: str) -> tuple[Col, list]:
+def _plan(model: type[Model], given: tuple[str, ...], alias: str) -> tuple[list, dict]:
+    """The given attnames in the model's field order (as ``from_db`` takes them),
+    and the converters the ORM applies to each: (column, converter) pairs."""
     connection = connections[alias]
-    column = field.get_col(field.model._meta.db_table)
-    return column, connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+    names, converters = [], {}
+    for field in model._meta.concrete_fields:
+        if field.attname in given:
+            column = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+            names.append(field.attname)
+            converters[field.attname] = [(column, convert) for convert in found]
+    return names, converters
 
 
 @functools.cache
