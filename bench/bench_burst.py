@@ -69,7 +69,7 @@ import json
 from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
+from oncall.accounts.sessions import SessionStore
 from django.utils import timezone
 from oncall.alerts.sources import create_source
 from oncall.reminders.models import Reminder

@@ -108,8 +108,8 @@ def write_folders(base: Path) -> tuple[Path, Path, dict[Path, str], list[Path]]:
 def build_people() -> list[dict]:
     """20 trainees with a 20-item onboarding each; a session cookie and an item apiece."""
     from django.contrib.auth import get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
 
+    from oncall.accounts.sessions import SessionStore
     from oncall.readiness.models import ChecklistTemplate, Kind, TemplateItem
     from oncall.readiness.progress import start_onboarding
     from oncall.teams.models import Membership, Team

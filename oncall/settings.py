@@ -191,7 +191,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, given the user its session was read with.
+    "oncall.accounts.middleware.AuthenticationMiddleware",
     # A signed-in person's profile language over LocaleMiddleware's guess.
     "oncall.teams.language.profile_language",
     # Every page needs a signed-in user unless its view says otherwise
@@ -374,14 +375,9 @@ if not OIDC_ISSUER and not LOCAL_LOGIN:
 # A kept session ("keep me signed in on this device") lasts 30 days from the
 # last visit; any other lasts until the browser closes.
 SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
-# Every signed-in request reads its session. With Redis, cached_db reads it
-# from the cache and writes through to the database; without a shared cache
-# (each worker's own memory would keep a signed-out session alive in the
-# others) it stays in the database, read with one plain SQL statement.
-# docs/deploy.md weighs the choices.
-SESSION_ENGINE = (
-    "oncall.accounts.sessions.cached_db" if REDIS_URL else "oncall.accounts.sessions.db"
-)
+# Every signed-in request reads its session and its user: one statement
+# reads both (oncall/accounts/sessions.py). docs/deploy.md weighs the choices.
+SESSION_ENGINE = "oncall.accounts.sessions"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -44,7 +44,7 @@ BUDGETS = {
     "runbooks:index": ("trainee", 7),
     "runbooks:alert": ("trainee", 3),
     "runbooks:diff": ("trainee", 6),
-    "runbooks:detail": ("trainee", 5),
+    "runbooks:detail": ("trainee", 2),
     "shifts:index": ("trainee", 9),
     "shifts:new": ("lead", 6),
     "shifts:detail": ("trainee", 11),
@@ -70,7 +70,7 @@ NOT_PAGES = {
 # The runbook page once its own parts are cached: the shell (base template,
 # navigation, user menu) and the per-reader cards: 64 today.
 RUNBOOK_PAGE_NODES = 80
-RUNBOOK_PAGE_QUERIES = 5  # session, user, runbook (+team, revision), lead teams, reading card
+RUNBOOK_PAGE_QUERIES = 2  # session (+user, lead teams), runbook (+team, revision, reading card)
 
 
 def url_names() -> set[str]:

@@ -9,19 +9,19 @@ import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.models import Session
+from django.contrib.sessions.backends.db import SessionStore as DjangoSessionStore
 from django.core.cache import cache, caches
 from django.db import connection
 from django.test.signals import template_rendered
 from django.urls import reverse
 from django.utils import timezone
 
-from oncall.accounts.backends import PasswordBackend
-from oncall.accounts.sessions.db import SessionStore
+from oncall.accounts.backends import PasswordBackend, user_by_id
+from oncall.accounts.models import Session
+from oncall.accounts.sessions import SessionStore
 from oncall.readiness.models import ItemProgress, Kind
 from oncall.runbooks.models import Runbook
 from oncall.runbooks.views import PAGE_COLUMNS, _page_runbook
-from oncall.teams.rows import fetch_one
 
 CSP_NONCE = re.compile(r"'nonce-([^']+)'")
 
@@ -144,7 +144,7 @@ def test_the_lookups_every_visit_makes_are_prepared_on_postgresql(demo, client):
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any('FROM "runbooks_runbook" r' in statement for statement in prepared)
-    assert any('FROM "auth_user" u' in statement for statement in prepared)
+    assert any('FROM "accounts_session" s' in statement for statement in prepared)
 
 
 def test_the_runbook_is_read_as_the_orm_reads_it(demo):
@@ -167,13 +167,13 @@ def test_a_user_is_read_as_the_orm_reads_it(db, django_user_model):
     user = django_user_model.objects.create_user("ann", "ann@example.com", "pw", is_staff=True)
     user.last_login = timezone.now() - timedelta(days=1)
     user.save()
-    plain = fetch_one(django_user_model, id=user.pk)
+    plain = user_by_id(user.pk)
     orm = django_user_model.objects.get(pk=user.pk)
     for field in django_user_model._meta.concrete_fields:
         a, b = getattr(plain, field.attname), getattr(orm, field.attname)
         assert (a, type(a)) == (b, type(b)), field.name
     assert plain.last_login.tzinfo is not None and plain.is_staff is True
-    assert fetch_one(django_user_model, id=user.pk + 1000) is None
+    assert user_by_id(user.pk + 1000) is None
 
 
 def test_an_inactive_user_is_signed_out(db, django_user_model):
@@ -198,29 +198,41 @@ def test_an_expired_session_is_not_read(db):
     assert expired.load() == {} and expired.session_key is None
 
 
-def test_sessions_signed_in_before_the_password_backend_stay_signed_in(demo, client):
-    """Migration accounts 0004 rewrites the backend a session names."""
+def test_an_upgrade_keeps_everyone_signed_in(demo, client):
+    """Migrations accounts 0004 (the backend a session names) and 0005 (Django's
+    table to ours, with the user's id) move a session of Django's engine."""
     trainee = demo["trainee"]
-    migration = __import__(
-        "oncall.accounts.migrations.0004_sessions_password_backend", fromlist=["forwards"]
-    )
-    store = SessionStore()
+    store = DjangoSessionStore()
     store[SESSION_KEY] = str(trainee.pk)
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store["_auth_user_hash"] = trainee.get_session_auth_hash()
     store.save()
+    expired = DjangoSessionStore()
+    expired.set_expiry(-1)
+    expired.save()
     client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
     home = reverse("readiness:home")
-    assert client.get(home).status_code == 302  # an unknown backend: signed out
+    assert client.get(home).status_code == 302  # not in our table yet: signed out
 
     class Editor:
         pass
 
     editor = Editor()
     editor.connection = connection
-    migration.forwards(django_apps, editor)
+    for name in ("0004_sessions_password_backend", "0005_sessions_with_user"):
+        migration = __import__(f"oncall.accounts.migrations.{name}", fromlist=["forwards"])
+        migration.forwards(django_apps, editor)
+    moved = Session.objects.get(session_key=store.session_key)
+    assert moved.user_id == trainee.pk
     assert SessionStore(store.session_key).load()[BACKEND_SESSION_KEY] == (
         "oncall.accounts.backends.PasswordBackend"
     )
+    assert not Session.objects.filter(session_key=expired.session_key).exists()
+    assert not DjangoSessionStore.get_model_class().objects.exists()
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key  # dropped as unknown
     assert client.get(home).status_code == 200
     assert get_user_model().objects.get(pk=trainee.pk).is_active
+
+    migration.backwards(django_apps, editor)  # and back again
+    assert DjangoSessionStore(store.session_key).load()[SESSION_KEY] == str(trainee.pk)
+    assert not Session.objects.exists()

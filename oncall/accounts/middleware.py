@@ -1,6 +1,11 @@
 import time
 
+from django.contrib import auth
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from oncall.accounts.backends import users_read_with
 
 KEEP = "keep_signed_in"
 REFRESHED = "session_refreshed_at"
@@ -31,3 +36,18 @@ def rolling_session(get_response):
         return get_response(request)
 
     return middleware
+
+
+class AuthenticationMiddleware(DjangoAuthentication):
+    """Django's, with the user the session was read with (oncall/accounts/backends.py)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user(request))
+
+
+def _user(request: HttpRequest):
+    if not hasattr(request, "_cached_user"):
+        with users_read_with(request.session):
+            request._cached_user = auth.get_user(request)
+    return request._cached_user

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -93,3 +94,29 @@ class MembershipChange(models.Model):
             "team": self.team,
             "role": self.role,
         }
+
+
+class Session(AbstractBaseSession):
+    """Django's session row, with the signed-in user's id in a column of its own.
+
+    The session's data stays the authority on who is signed in (Django checks
+    it and the user's password hash on every request); the column lets one
+    statement read a session together with its user (oncall/accounts/
+    sessions.py). Deleting a user deletes their sessions. No database
+    constraint: a session is saved whatever the user table holds meanwhile.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+    )
+
+    @classmethod
+    def get_session_store_class(cls):
+        from oncall.accounts.sessions import SessionStore
+
+        return SessionStore

@@ -16,23 +16,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
-
-
-def fetch_one[M: Model](model: type[M], **equals: Any) -> M | None:
-    """The row of ``model`` whose fields equal ``equals`` (unique fields), or None."""
-    alias = router.db_for_read(model)
-    connection = connections[alias]
-    sql = _statement(model, tuple(equals), alias)
-    params = [
-        model._meta.get_field(name).get_db_prep_value(value, connection, prepared=False)
-        for name, value in equals.items()
-    ]
-    with prepared_cursor(alias) as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else loaded(model, in_columns(model, row), alias)
 
 
 def prepared_cursor(alias: str = DEFAULT_DB_ALIAS):
@@ -94,11 +79,3 @@ def _plan(model: type[Model], given: tuple[str, ...], alias: str) -> tuple[list,
             names.append(field.attname)
             converters[field.attname] = [(column, convert) for convert in found]
     return names, converters
-
-
-@functools.cache
-def _statement(model: type[Model], names: tuple[str, ...], alias: str) -> str:
-    q = connections[alias].ops.quote_name
-    where = " AND ".join(f"t.{q(model._meta.get_field(name).column)} = %s" for name in names)
-    table = q(model._meta.db_table)
-    return f"SELECT {select_list(model, 't', alias)} FROM {table} t WHERE {where}"  # noqa: S608
