@@ -40,6 +40,12 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Sessions past their end: nothing else deletes them.
+    "accounts-clear-expired-sessions": {
+        "task": "oncall.accounts.tasks.clear_expired_sessions",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 60 * 60},
+    },
     # Runbook syncs whose worker or message was lost end as failed, with why.
     "runbooks-sweep-stuck-syncs": {
         "task": "oncall.runbooks.tasks.sweep_stuck_syncs",

@@ -84,3 +84,18 @@ def test_the_user_read_with_a_session_is_the_one_the_orm_reads(client, lead, dja
         assert (a, type(a)) == (b, type(b)), field.name
     assert plain.last_login.tzinfo is not None
     assert store.take_user() is None  # handed over once
+
+
+def test_beat_clears_sessions_past_their_end_every_day(trainee):
+    from oncall.accounts.tasks import clear_expired_sessions
+    from oncall.celery import app
+
+    live, ended = SessionStore(), SessionStore()
+    live[SESSION_KEY] = str(trainee.pk)
+    live.save()
+    ended.set_expiry(-1)
+    ended.save()
+    assert clear_expired_sessions() == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
+    schedule = app.conf.beat_schedule["accounts-clear-expired-sessions"]
+    assert schedule["task"] == clear_expired_sessions.name
