@@ -3,9 +3,11 @@ every request makes (session, user, the runbook, the reader's card) in plain SQL
 that gives what the ORM gives."""
 
 import re
+import subprocess
 from datetime import timedelta
 
 import pytest
+import redis
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model
@@ -13,6 +15,7 @@ from django.contrib.sessions.backends.db import SessionStore as DjangoSessionSto
 from django.core.cache import cache, caches
 from django.db import connection
 from django.test.signals import template_rendered
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +25,9 @@ from oncall.accounts.sessions import SessionStore
 from oncall.readiness.models import ItemProgress, Kind
 from oncall.runbooks.models import Runbook
 from oncall.runbooks.views import PAGE_COLUMNS, _page_runbook
+from oncall.teams.redis_cache import RedisCache
+from oncall.teams.rows import prepared_cursor
+from tests.stack import free_port, wait_until
 
 CSP_NONCE = re.compile(r"'nonce-([^']+)'")
 
@@ -124,22 +130,51 @@ def test_a_worker_keeps_the_pages_it_served_in_front_of_the_shared_cache(demo, c
         assert "runbooks/detail.html" in templates
 
 
-def test_the_redis_cache_makes_one_client_per_pool():
-    if not settings.REDIS_URL:
-        pytest.skip("the configuration without Redis has no Redis cache")
-    backend = caches["default"]._cache
-    client = backend.get_client("a")
-    assert backend.get_client("b", write=True) is client
-    cache.set("shared-client", {"kept": True})
-    assert cache.get("shared-client") == {"kept": True}
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis server of the test's own on a free loopback port."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def up() -> bool:
+        try:
+            return redis.Redis(port=port).ping()
+        except redis.ConnectionError:
+            return False
+
+    try:
+        assert wait_until(up, 10), "redis-server did not start"
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_redis_cache_makes_one_client_per_pool(redis_server):
+    backend = RedisCache(redis_server, {})
+    client = backend._cache.get_client("a")
+    assert backend._cache.get_client("b", write=True) is client
+    backend.set("shared-client", {"kept": True})
+    assert backend.get("shared-client") == {"kept": True}
+    assert backend._cache.get_client("c") is client
 
 
 def test_the_lookups_every_visit_makes_are_prepared_on_postgresql(demo, client):
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements are PostgreSQL's")
     client.force_login(demo["trainee"])
-    for _ in range(2):
-        assert client.get(reading_url(demo["trainee"])).status_code == 200
+    url = reading_url(demo["trainee"])
+    assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    # Counted and logged like any other query, on either database.
+    assert ['FROM "accounts_session" s' in q["sql"] for q in queries] == [True, False]
+    assert 'FROM "runbooks_runbook" r' in queries[1]["sql"]
+    if connection.vendor != "postgresql":
+        assert type(prepared_cursor().cursor) is type(connection.cursor().cursor)
+        return  # SQLite has no statements to prepare; Django's own cursor runs them
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
