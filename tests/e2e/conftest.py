@@ -10,6 +10,13 @@ from tests.stack import need
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
+# The browser reaches only loopback: every other host name fails at once, as if
+# it did not exist. Pages from outside the project (the test OpenID provider's
+# sign-in form imports a web font from the internet) then never wait on a DNS
+# server or a connection that cannot complete, which would hold back their
+# first paint and every click that waits for it.
+ONLY_LOOPBACK = "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _static_through_whitenoise():
@@ -44,6 +51,7 @@ def browser():
                 "--disable-sync",
                 "--no-first-run",
                 "--disable-gpu",
+                f"--host-resolver-rules={ONLY_LOOPBACK}",
             ],
         )
         yield browser

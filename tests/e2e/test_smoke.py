@@ -1,3 +1,5 @@
+import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from oncall.runbooks.sync import sync_folders
@@ -66,3 +68,11 @@ def test_copy_buttons_never_cover_code_on_a_phone(live_server, browser, sign_in,
     )
     assert sizes and all(w >= 44 and h >= 44 for w, h in sizes)
     context.close()
+
+
+def test_the_browser_under_test_reaches_only_loopback(page):
+    """Outside addresses fail at once instead of waiting on the network, so a
+    page that imports something from the internet still paints in time.
+    192.0.2.1 is reserved for documentation: without the rule it would hang."""
+    with pytest.raises(PlaywrightError, match="ERR_NAME_NOT_RESOLVED"):
+        page.goto("http://192.0.2.1/", timeout=5_000)
