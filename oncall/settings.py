@@ -155,6 +155,10 @@ for _origin in CSRF_TRUSTED_ORIGINS:
         )
 
 RUNBOOKS_DIR = Path(env_str("RUNBOOKS_DIR", str(BASE_DIR / "runbooks")))
+# Extra python-markdown extensions (``module:Class``) the renderer process loads
+# after its own. None in production; the tests and benchmarks name one that makes
+# a render as slow as they say, to test the render time limit by construction.
+RUNBOOK_MARKDOWN_EXTENSIONS: list[str] = []
 TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_TZ = True
 USE_I18N = True

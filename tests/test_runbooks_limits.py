@@ -1,9 +1,18 @@
 """One bad runbook file fails alone: bounded rendering, front matter ranges, reserved slugs.
 
-Pathological markdown runs under a wall-clock guard (SIGALRM in the test's
-thread), so a regression fails in seconds instead of hanging the suite.
+The render time limit is tested by construction: the ``slow_markdown``
+fixture loads a markdown extension of the tests' own (tests/slow_markdown.py)
+that keeps the renderer busy for as long as the text says, so the limit, the
+renderer process's timer, its replacement and what the sync does with a slow
+file are the production code under test whatever python-markdown version is
+installed. Inputs that some version rendered slowly are kept as a regression
+corpus that must render or be refused with a named reason, in bounded time.
+
+Rendering runs under a wall-clock guard (SIGALRM in the test's thread), so a
+regression fails in seconds instead of hanging the suite.
 """
 
+import re
 import signal
 import subprocess
 import sys
@@ -27,10 +36,13 @@ from oncall.runbooks.render import (
     render_markdown,
 )
 from oncall.runbooks.sync import sync_folders
+from tests.html_elements import elements
+from tests.slow_markdown import EXTENSION, marker
 
-BRACKETS = "# Brackets\n\n" + "[" * 9000 + "\n"
 NESTED = "# Nested\n\n" + "".join(" " * (4 * level) + "- item\n" for level in range(600))
 GOOD = "# Disk full\n\nGrow the volume.\n"
+# Far longer than the 2 s limit: a render of it ends only by the limit.
+SLOW = "# Slow\n\n" + marker(60) + "\n"
 
 
 class TooSlow(AssertionError):
@@ -60,15 +72,43 @@ def write(root: Path, relative: str, content: str) -> Path:
     return path
 
 
+def wait_for(path: Path, seconds: float = 10) -> None:
+    """Until ``path`` exists: the renderer has started on the text that names it."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TooSlow(f"{path} did not appear within {seconds} s")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def slow_markdown(settings):
+    """The renderer loads the tests' slow extension: ``marker(s)`` takes s seconds."""
+    settings.RUNBOOK_MARKDOWN_EXTENSIONS = [EXTENSION]
+
+
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def test_it_stops_a_quadratic_render_after_two_seconds():
+def test_it_stops_a_render_after_two_seconds(slow_markdown):
     with wall_clock(10), pytest.raises(RenderRefused, match="took longer than 2 s to render"):
-        render_markdown(BRACKETS)
+        render_markdown(SLOW)
     # The renderer process was replaced: the next render works.
     with wall_clock(10):
         assert render_markdown("# Next\n").first_heading == "Next"
+
+
+def test_a_render_within_its_limit_is_not_refused(slow_markdown):
+    """The extension is as slow as it is told: under the limit, the text renders."""
+    rendered = render_markdown("# Quick\n\n" + marker(0.3) + "\n\nDone.\n")
+    assert rendered.first_heading == "Quick"
+    assert "Done." in rendered.text and "%%slow" not in rendered.text
+
+
+def test_the_slow_marker_is_plain_text_unless_the_setting_loads_the_extension():
+    with wall_clock(10):
+        rendered = render_markdown(SLOW)
+    assert marker(60) in rendered.text
 
 
 def test_it_refuses_deep_nesting_before_rendering():
@@ -85,13 +125,13 @@ def test_nesting_counts_lists_quotes_and_tabs_but_not_fenced_code():
     assert nesting_depth("\t\t- two tabs\n") == 2
     assert nesting_depth("```\n" + " " * 400 + "code\n```\n") == 0
     exactly = "".join(" " * (4 * level) + "- item\n" for level in range(MAX_NESTING + 1))
-    assert render_markdown(exactly).html.count("<ul>") == MAX_NESTING + 1
+    assert len(elements(render_markdown(exactly).html, "ul")) == MAX_NESTING + 1
 
 
 def test_short_markdown_has_a_length_limit_of_its_own():
     """How another app renders a description: the same bounds, with its own length."""
     rendered = render_markdown("Run `make test` — see [disk](payments-db/disk.md).", max_chars=2000)
-    assert '<a href="/runbooks/payments-db/disk/"' in rendered.html
+    assert elements(rendered.html, "a", href="/runbooks/payments-db/disk/")
     with pytest.raises(RenderRefused, match=r"longer than 2000 characters \(2001\)"):
         render_markdown("x" * 2001, max_chars=2000)
 
@@ -106,11 +146,11 @@ def test_rendering_in_the_renderer_process_matches_the_link_rules():
 
 
 def test_a_slow_file_is_named_and_its_previous_revision_stays_served(
-    db, tmp_path, client_for, trainee
+    db, tmp_path, client_for, trainee, slow_markdown
 ):
     path = write(tmp_path, "svc/slow.md", GOOD)
     assert sync_folders([tmp_path]).ok
-    path.write_text(BRACKETS)
+    path.write_text(SLOW)
     with wall_clock(15):
         report = sync_folders([tmp_path])
     assert report.errors == [f"{path}: took longer than 2 s to render"]
@@ -140,23 +180,26 @@ def test_an_index_file_is_bounded_too(db, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nobody_waits_for_the_write_lock_while_a_file_renders(tmp_path):
+def test_nobody_waits_for_the_write_lock_while_a_file_renders(tmp_path, slow_markdown):
     """A trainee's write goes through while the sync renders a slow file.
 
     ``a.md`` changes and sorts before the slow file, so a sync that renders
     inside its write transaction holds the lock (SQLite) or a.md's row
     (PostgreSQL) for the whole render, and the write below fails or waits.
+    The write starts once the renderer has started on slow.md.
     """
-    write(tmp_path, "svc/a.md", GOOD)
-    assert sync_folders([tmp_path]).ok
-    write(tmp_path, "svc/a.md", GOOD + "\nAnd check the alert.\n")
-    write(tmp_path, "svc/slow.md", BRACKETS)
+    folder = tmp_path / "runbooks"
+    render_started = tmp_path / "slow-render-started"
+    write(folder, "svc/a.md", GOOD)
+    assert sync_folders([folder]).ok
+    write(folder, "svc/a.md", GOOD + "\nAnd check the alert.\n")
+    write(folder, "svc/slow.md", "# Slow\n\n" + marker(60, render_started) + "\n")
     render_markdown("warm")  # the renderer process is running before the clock starts
     outcome = {}
 
     def trainee_writes():
-        time.sleep(0.5)  # the sync is rendering slow.md by now
         try:
+            wait_for(render_started)
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SET lock_timeout = '1s'")
@@ -171,7 +214,7 @@ def test_nobody_waits_for_the_write_lock_while_a_file_renders(tmp_path):
     writer = threading.Thread(target=trainee_writes)
     writer.start()
     with wall_clock(15):
-        report = sync_folders([tmp_path])
+        report = sync_folders([folder])
     writer.join()
     assert "error" not in outcome, outcome
     assert outcome["seconds"] < 1.5  # it never waited for the sync's transaction
@@ -269,6 +312,59 @@ def test_a_file_holding_nul_characters_is_a_named_bad_file(db, tmp_path):
     assert report.errors == [f"{path}: holds NUL characters, so it is not a text file"]
 
 
+# -- the regression corpus ---------------------------------------------------------------------
+
+# Inputs that some python-markdown version rendered quadratically, recursed on,
+# or that stress the sanitiser. Whether each renders or is refused depends on
+# the installed version; what holds on any version is the assertion below.
+PATHOLOGICAL = {
+    "brackets-9000.md": "# Brackets\n\n" + "[" * 9000 + "\n",
+    "brackets-30000.md": "# Brackets\n\n" + "[" * 30000 + "\n",
+    "unclosed-links.md": "# Links\n\n" + "[a](" * 10000 + "\n",
+    "emphasis.md": "# Emphasis\n\n" + "*a _b " * 20000 + "\n",
+    "backticks.md": "# Backticks\n\n" + "`" * 50000 + "\n",
+    "angle-brackets.md": "# Angles\n\n" + "<" * 50000 + "\n",
+    "nested-divs.md": "# Divs\n\n" + "<div>" * 100_000 + "x\n",
+    "nested-lists.md": NESTED,
+    "nested-quotes.md": "# Quotes\n\n" + "> " * 600 + "deep\n",
+}
+# The bounded outcomes: rendered, or refused for one of these reasons.
+BOUNDED_REASONS = re.compile(
+    r"took longer than 2 s to render|nesting deeper than 50 levels \(\d+\)"
+    r"|nested too deeply to render|needs more than \d+ MiB of memory to render"
+)
+
+
+def test_pathological_inputs_render_or_are_refused_by_name_in_bounded_time(db, tmp_path):
+    """Never a hang, never another file's failure, on any python-markdown version.
+
+    Each file costs at most the 2 s limit and a renderer restart, so the
+    whole folder is bounded by the wall clock below.
+    """
+    for name, text in PATHOLOGICAL.items():
+        write(tmp_path, f"svc/{name}", text)
+    write(tmp_path, "svc/good.md", GOOD)
+    with wall_clock(2.5 * len(PATHOLOGICAL) + 20):
+        report = sync_folders([tmp_path])
+    refused = {}
+    for error in report.errors:
+        path, _colon, reason = error.partition(": ")
+        refused[Path(path).name] = reason
+    assert set(refused) <= set(PATHOLOGICAL), report.errors
+    unbounded = {
+        name: reason for name, reason in refused.items() if not BOUNDED_REASONS.fullmatch(reason)
+    }
+    assert unbounded == {}
+    assert Runbook.objects.filter(slug="svc/good").exists()
+    imported = set(Runbook.objects.values_list("slug", flat=True))
+    assert imported == {"svc/good"} | {
+        f"svc/{name.removesuffix('.md')}" for name in PATHOLOGICAL if name not in refused
+    }
+    # The nesting bound holds before any rendering, so these two are refused on any version.
+    assert refused["nested-lists.md"] == "nesting deeper than 50 levels (599)"
+    assert refused["nested-quotes.md"] == "nesting deeper than 50 levels (600)"
+
+
 # -- slugs -------------------------------------------------------------------------------------
 
 
@@ -303,7 +399,7 @@ def test_the_report_lists_runbooks_with_a_new_revision(db, tmp_path):
     first = sync_folders([tmp_path])
     assert sorted(first.changed_runbooks) == sorted(Runbook.objects.values_list("pk", flat=True))
     write(tmp_path, "svc/b.md", GOOD + "\nMore.\n")
-    write(tmp_path, "svc/c.md", BRACKETS.replace("[" * 9000, "[" * 10))
+    write(tmp_path, "svc/c.md", "# Brackets\n\n" + "[" * 10 + "\n")
     second = sync_folders([tmp_path])
     b, c = Runbook.objects.get(slug="svc/b"), Runbook.objects.get(slug="svc/c")
     assert sorted(second.changed_runbooks) == sorted([b.pk, c.pk])
@@ -311,14 +407,25 @@ def test_the_report_lists_runbooks_with_a_new_revision(db, tmp_path):
 
 
 def test_the_renderer_process_ends_a_render_nobody_waits_for():
-    """Its own timer stops a render a second after its deadline, even with its owner gone."""
+    """Its own timer stops a render a second after its deadline, even with its owner gone.
+
+    The request names the slow extension itself, as render_markdown does from
+    the setting; the process is started from the repository's root, where
+    ``tests`` is importable.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "oncall.runbooks.renderer"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
     try:
-        request = {"text": BRACKETS, "page_dir": "", "url_prefix": "/runbooks/", "timeout": 0.5}
+        request = {
+            "text": SLOW,
+            "page_dir": "",
+            "url_prefix": "/runbooks/",
+            "timeout": 0.5,
+            "extensions": [EXTENSION],
+        }
         with wall_clock(10):
             assert render.read_message(process.stdout) == {"ready": True}
             render.write_message(process.stdin, request)

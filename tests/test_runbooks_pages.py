@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from oncall.runbooks import panels
 from oncall.runbooks.models import Runbook
 from oncall.runbooks.sync import sync_folders
+from tests.html_elements import elements
 
 HOSTILE = """---
 title: "<script>alert('title')</script> Disk"
@@ -59,9 +60,10 @@ def test_the_runbook_page_shows_metadata_toc_and_body(samples, client_for, train
     for alert in runbook.alerts:
         assert f"<code>{alert}</code>" in body
     assert 'class="runbook-toc"' in body
-    assert '<a href="#mitigation">' in body
-    assert '<h2 id="mitigation">' in body
-    assert 'class="headerlink" href="#mitigation"' in body
+    links = elements(body, "a", href="#mitigation")
+    assert [a.text for a in links if "headerlink" not in a.classes] == ["Mitigation"]  # contents
+    assert elements(body, "h2", id="mitigation")
+    assert elements(body, "a", class_="headerlink", href="#mitigation")
     assert 'class="prose runbook-body" hx-disable' in body
     assert "js/runbooks." in body  # the copy buttons
 

@@ -13,6 +13,7 @@ up a sync, a worker or a web request for as long as the author likes.
 
 import functools
 import html
+import importlib
 import json
 import os
 import posixpath
@@ -24,12 +25,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
 
 import markdown
 import nh3
 import pygments
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from markdown.extensions import Extension
@@ -185,7 +188,8 @@ MAX_CHARS = 1024 * 1024
 # runbooks stay under 6; 50 leaves room for generated documents.
 MAX_NESTING = 50
 # Wall-clock seconds one render may take. The largest real runbooks render in
-# ~10 ms and a 1 MB one in ~1 s; 9,000 "[" took 32 s before this limit.
+# ~10 ms and a 1 MB one in ~1 s; 9,000 "[" took 32 s on python-markdown 3.10
+# (fixed upstream since), and other inputs may be slow on other versions.
 RENDER_SECONDS = 2.0
 # Seconds the renderer process may take to start (imports, on a busy machine).
 STARTUP_SECONDS = 30.0
@@ -273,15 +277,30 @@ def render_markdown(
     """
     check_limits(text, max_chars=max_chars)
     return RENDERER.render(
-        text, page_dir=page_dir, url_prefix=reverse("runbooks:index"), timeout=timeout
+        text,
+        page_dir=page_dir,
+        url_prefix=reverse("runbooks:index"),
+        timeout=timeout,
+        extensions=list(settings.RUNBOOK_MARKDOWN_EXTENSIONS),
     )
 
 
-def render_unbounded(text: str, *, page_dir: str = "", url_prefix: str = "/runbooks/") -> Rendered:
+@functools.lru_cache(maxsize=8)
+def _extension_class(path: str) -> type[Extension]:
+    """The python-markdown extension class named ``module:Class``."""
+    module, _colon, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def render_unbounded(
+    text: str, *, page_dir: str = "", url_prefix: str = "/runbooks/", extensions: Sequence[str] = ()
+) -> Rendered:
     """Render markdown to sanitised HTML in this process, with no bounds.
 
     Only the renderer process calls this; everything else calls
-    ``render_markdown``.
+    ``render_markdown``. ``extensions`` are extra python-markdown extensions
+    by ``module:Class`` (the setting RUNBOOK_MARKDOWN_EXTENSIONS), loaded after
+    the built-in ones; the tests use one to make a render as slow as they say.
 
     1. Hugo ``ref`` shortcodes become plain relative links.
     2. Fenced code is highlighted by Pygments (also inside list items);
@@ -306,6 +325,7 @@ def render_unbounded(text: str, *, page_dir: str = "", url_prefix: str = "/runbo
                 permalink_title="Link to this section",
             ),
             "sane_lists",
+            *(_extension_class(path)() for path in extensions),
         ],
         output_format="html",
     )
@@ -373,7 +393,10 @@ def serve(stdin, stdout) -> None:
         try:
             signal.setitimer(signal.ITIMER_REAL, request["timeout"] + 1)
             rendered = render_unbounded(
-                request["text"], page_dir=request["page_dir"], url_prefix=request["url_prefix"]
+                request["text"],
+                page_dir=request["page_dir"],
+                url_prefix=request["url_prefix"],
+                extensions=request.get("extensions", ()),
             )
             answer = {"rendered": asdict(rendered)}
         # No settings here, so no translations: the owner words the reason.
@@ -448,7 +471,15 @@ class Renderer:
             self._process.wait()
         self._process = None
 
-    def render(self, text: str, *, page_dir: str, url_prefix: str, timeout: float) -> Rendered:
+    def render(
+        self,
+        text: str,
+        *,
+        page_dir: str,
+        url_prefix: str,
+        timeout: float,
+        extensions: Sequence[str] = (),
+    ) -> Rendered:
         with self._lock:
             process = self._start()
             deadline = time.monotonic() + timeout
@@ -460,6 +491,7 @@ class Renderer:
                         "page_dir": page_dir,
                         "url_prefix": url_prefix,
                         "timeout": timeout,
+                        "extensions": list(extensions),
                     },
                 )
                 answer = self._answer(process, deadline)
