@@ -175,6 +175,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "oncall.core",
     "oncall.teams",
     "oncall.runbooks",
     "oncall.shifts",
