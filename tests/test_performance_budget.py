@@ -182,6 +182,23 @@ def test_the_runbook_page_renders_within_its_node_budget(demo, client, count_nod
     assert count_nodes == []  # the reader's page without a query comes from the cache
 
 
+def test_a_visit_without_a_csrf_cookie_is_served_the_kept_page(
+    demo, client, count_nodes, django_assert_max_num_queries, settings
+):
+    """A first visit (no CSRF cookie yet) costs what a repeat visit costs: the
+    reader's kept page with a new secret's token put in, nothing rendered."""
+    client.force_login(demo["trainee"])
+    url = reverse("runbooks:detail", args=[reading_item(demo["trainee"]).runbook.slug])
+    assert client.get(url).status_code == 200
+    del client.cookies[settings.CSRF_COOKIE_NAME]
+    count_nodes.clear()
+    with django_assert_max_num_queries(RUNBOOK_PAGE_QUERIES):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert count_nodes == []
+    assert response.cookies[settings.CSRF_COOKIE_NAME].value  # the secret its forms are bound to
+
+
 def test_the_runbook_page_queries_are_pinned_for_a_lead_too(
     demo, client, django_assert_max_num_queries
 ):

@@ -18,11 +18,13 @@ from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from oncall.accounts.backends import PasswordBackend, user_by_id
 from oncall.accounts.models import Session
 from oncall.accounts.sessions import SessionStore
 from oncall.readiness.models import ItemProgress, Kind
+from oncall.runbooks import reader_pages
 from oncall.runbooks.models import Runbook
 from oncall.runbooks.views import PAGE_COLUMNS, _page_runbook
 from oncall.teams.redis_cache import RedisCache
@@ -30,6 +32,10 @@ from oncall.teams.rows import prepared_cursor
 from tests.stack import free_port, wait_until
 
 CSP_NONCE = re.compile(r"'nonce-([^']+)'")
+# The CSRF token in a form or in the header htmx sends (base.html).
+CSRF_TOKEN = re.compile(
+    r'(?:name="csrfmiddlewaretoken" value="|"x-csrftoken": ")([A-Za-z0-9]{64})"'
+)
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def test_it_renders_a_readers_page_once_and_serves_it_again_with_a_new_nonce(dem
     again, again_templates = rendered_templates(client, url)
     assert "runbooks/detail.html" in first_templates
     assert again_templates == []  # served from the cache
-    nonces = []
+    nonces, tokens, pages = [], [], []
     for response in (first, again):
         nonce = CSP_NONCE.search(response.headers["Content-Security-Policy"]).group(1)
         body = response.content.decode()
@@ -76,10 +82,12 @@ def test_it_renders_a_readers_page_once_and_serves_it_again_with_a_new_nonce(dem
         assert set(re.findall(r'nonce="([^"]+)"', body)) == {nonce}
         assert "\x00" not in body
         nonces.append(nonce)
+        tokens.append(set(CSRF_TOKEN.findall(body)))
+        pages.append(CSRF_TOKEN.sub("", body.replace(nonce, "")))
     assert nonces[0] != nonces[1]
-    assert first.content.replace(nonces[0].encode(), b"") == again.content.replace(
-        nonces[1].encode(), b""
-    )
+    # The token is masked anew for each response, in the forms and in htmx's header.
+    assert len(tokens[1]) == 1 and tokens[0] != tokens[1]
+    assert pages[0] == pages[1]
 
 
 def test_each_reader_gets_a_page_of_their_own_and_a_query_is_never_kept(demo, client):
@@ -117,16 +125,104 @@ def test_the_cached_pages_forms_still_pass_the_csrf_check(demo, client):
     assert response.status_code == 302
 
 
-def test_a_worker_keeps_the_pages_it_served_in_front_of_the_shared_cache(demo, client):
+def browser(client_class, user, secret: str | None):
+    """A signed-in browser that checks CSRF, with ``secret`` in its CSRF cookie (None: no cookie)."""
+    other = client_class(enforce_csrf_checks=True)
+    other.force_login(user)
+    if secret is not None:
+        other.cookies[settings.CSRF_COOKIE_NAME] = secret
+    return other
+
+
+def mark_read(browser_, url: str, body: str, *, header: bool = False):
+    """POST the page's "Mark as read" form, its token in the form or in htmx's header."""
+    token = CSRF_TOKEN.search(body).group(1)
+    proof = re.search(r'name="opened" value="([^"]+)"', body).group(1)
+    runbook = Runbook.objects.get(slug=url.split("/runbooks/")[1].rstrip("/"))
+    data, headers = {"opened": proof}, {}
+    if header:
+        headers["X-CSRFToken"] = re.search(r'"x-csrftoken": "([A-Za-z0-9]{64})"', body).group(1)
+    else:
+        data["csrfmiddlewaretoken"] = token
+    return browser_.post(reverse("readiness:mark_read", args=[runbook.pk]), data, headers=headers)
+
+
+def test_a_csrf_cookie_the_page_has_not_seen_is_served_the_kept_page(demo, client, settings):
+    """Random CSRF cookies cannot fill the cache: the kept page is one per reader
+    and page, whatever secret the browser holds, and its tokens are each browser's own."""
+    trainee = demo["trainee"]
+    url = reading_url(trainee)
+    first, templates = rendered_templates(browser(client.__class__, trainee, None), url)
+    assert "runbooks/detail.html" in templates
+    browsers, etags = [], {first.headers["ETag"]}
+    for _n in range(20):
+        secret = get_random_string(32)
+        other = browser(client.__class__, trainee, secret)
+        response, templates = rendered_templates(other, url)
+        assert templates == []  # the kept page, with this browser's tokens put in
+        etags.add(response.headers["ETag"])
+        browsers.append((other, response.content.decode()))
+    if settings.REDIS_URL:
+        assert len(kept_in_redis(settings)) == 1
+    # Each browser's ETag is its own: after its secret changes, a browser's kept
+    # copy (forms bound to the old secret) is never answered "Not Modified".
+    assert len(etags) == 21
+    other, body = browsers[0]
+    assert other.get(url, headers={"if-none-match": first.headers["ETag"]}).status_code == 200
+    # The forms work for the browser they were served to, and only for it.
+    assert mark_read(browsers[1][0], url, browsers[2][1]).status_code == 403
+    assert mark_read(other, url, body, header=True).status_code == 302
+
+
+def test_a_first_visit_without_a_csrf_cookie_is_served_the_kept_page(demo, client):
+    trainee = demo["trainee"]
+    url = reading_url(trainee)
+    rendered_templates(browser(client.__class__, trainee, get_random_string(32)), url)
+    newcomer = browser(client.__class__, trainee, None)
+    response, templates = rendered_templates(newcomer, url)
+    assert templates == []
+    # The response sets the cookie its forms' tokens are bound to.
+    assert newcomer.cookies[settings.CSRF_COOKIE_NAME].value
+    assert mark_read(newcomer, url, response.content.decode()).status_code == 302
+
+
+def test_one_reader_can_keep_only_so_many_pages(demo, client, monkeypatch):
+    monkeypatch.setattr(reader_pages, "READER_PAGES_PER_USER", 2)
+    slugs = list(Runbook.objects.order_by("slug").values_list("slug", flat=True)[:3])
+    client.force_login(demo["primary"])
+    renders = []
+    for slug in slugs:
+        url = reverse("runbooks:detail", args=[slug])
+        rendered_templates(client, url)
+        _again, templates = rendered_templates(client, url)
+        renders.append("runbooks/detail.html" in templates)
+    assert renders == [False, False, True]  # the third is rendered each time, not kept
+    client.force_login(demo["lead"])  # the bound is per reader
+    rendered_templates(client, url)
+    assert rendered_templates(client, url)[1] == []
+
+
+def kept_in_redis(settings) -> list[bytes]:
+    """The keys of the reader pages this test's cache holds in Redis."""
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    shared = redis.Redis.from_url(settings.REDIS_URL)
+    return list(shared.scan_iter(match=f"{prefix}:*:runbooks:reader-page:*"))
+
+
+def test_a_worker_keeps_the_pages_it_served_in_front_of_the_shared_cache(demo, client, settings):
     client.force_login(demo["trainee"])
     url = reading_url(demo["trainee"])
-    etag = client.get(url).headers["ETag"]
-    cache.delete("runbooks:reader-page:" + etag.strip('"'))  # gone from Redis
-    _again, templates = rendered_templates(client, url)
+    client.get(url)
     if settings.REDIS_URL:
+        kept = kept_in_redis(settings)
+        assert len(kept) == 1
+        redis.Redis.from_url(settings.REDIS_URL).delete(*kept)  # gone from Redis
+        _again, templates = rendered_templates(client, url)
         assert templates == []  # this worker's own copy
     else:
         assert caches["pages"]._cache is cache._cache  # one store: nothing kept twice
+        cache.clear()
+        _again, templates = rendered_templates(client, url)
         assert "runbooks/detail.html" in templates
 
 

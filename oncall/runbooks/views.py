@@ -6,29 +6,25 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.messages import get_messages
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Field, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csp import get_nonce
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control
-from django.utils.http import quote_etag
+from django.utils.cache import get_conditional_response
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from oncall.runbooks import reader_pages
 from oncall.runbooks.models import AlertName, Revision, Runbook, Section
 from oncall.runbooks.panels import panel_states, render_panels, state_subqueries
 from oncall.runbooks.search import search, suggest, words_of
 from oncall.runbooks.words import alert_words
-from oncall.teams.context_processors import header_lead_team
 from oncall.teams.models import Team
 from oncall.teams.rows import loaded, prepared_cursor
 
@@ -151,8 +147,6 @@ PAGE_COLUMNS = (
     "current_revision__created_at",  # the debrief-flags card asks when it was revised
 )  # fmt: skip
 PAGE_CACHE_SECONDS = 24 * 60 * 60
-READER_PAGE_SECONDS = 60 * 60
-NONCE_MARKER = "\x00csp-nonce\x00"  # stands for the nonce in a cached page
 
 
 @functools.cache
@@ -274,28 +268,6 @@ def _page_parts(runbook: Runbook, key: str) -> tuple[str, str]:
     return parts
 
 
-def _page_etag(request: HttpRequest, parts_key: str, states: list[str] | None) -> str | None:
-    """An ETag for this reader's page, or None when it cannot be trusted to repeat.
-
-    It covers the runbook's parts (their key: revision, language, day), the
-    reader and their header (name, staff, the team they lead), the panels'
-    states and the CSRF secret the page's forms are bound to. A page showing
-    messages is never answered "Not Modified": they are shown once.
-    """
-    if states is None or len(get_messages(request)):
-        return None
-    if "CSRF_COOKIE" not in request.META:  # the browser's secret, from its cookie
-        get_token(request)  # a first visit: make one, as the page's forms would
-    user = request.user
-    lead_team = header_lead_team(user)
-    fingerprint = (
-        parts_key, request.get_full_path(), user.pk, user.get_username(), user.is_staff,
-        (lead_team.slug, lead_team.name) if lead_team else None,
-        request.META["CSRF_COOKIE"], states,
-    )  # fmt: skip
-    return quote_etag(hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:32])
-
-
 @login_required
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
     subqueries = state_subqueries(request)
@@ -311,16 +283,18 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         runbook,
         {panel: value for (panel, _, _), value in zip(subqueries, read, strict=True)},
     )
-    etag = _page_etag(request, parts_key, states)
-    if etag and (not_modified := get_conditional_response(request, etag=etag)) is not None:
-        return _revalidated(not_modified, etag)
-    if etag is None:
+    key = reader_pages.page_key(request, parts_key, states)
+    if key is None:
         return _render_page(request, runbook, parts_key)
+    etag = reader_pages.page_etag(request, key)
+    if (not_modified := get_conditional_response(request, etag=etag)) is not None:
+        return reader_pages.revalidated(not_modified, etag)
     if request.META.get("QUERY_STRING"):
-        # What the reader sent (the search box shows ``q``) is not kept: it could
-        # fill the cache, and a page that reflects it gets new CSRF masks each time.
-        return _revalidated(_render_page(request, runbook, parts_key), etag)
-    return _revalidated(_reader_page(request, runbook, parts_key, etag), etag)
+        # What the reader sent (the search box shows ``q``) is not kept: it
+        # could fill the cache, and a page reflecting it is rendered each time.
+        return reader_pages.revalidated(_render_page(request, runbook, parts_key), etag)
+    page = reader_pages.reader_page(request, key, lambda: _render_page(request, runbook, parts_key))
+    return reader_pages.revalidated(page, etag)
 
 
 def _render_page(request: HttpRequest, runbook: Runbook, parts_key: str) -> HttpResponse:
@@ -335,51 +309,6 @@ def _render_page(request: HttpRequest, runbook: Runbook, parts_key: str) -> Http
             "panels": render_panels(request, runbook),
         },
     )
-
-
-def _reader_page(request: HttpRequest, runbook: Runbook, parts_key: str, etag: str) -> HttpResponse:
-    """This reader's whole page, rendered once for its ETag and then served from the cache.
-
-    The ETag covers everything the page shows this reader (see ``_page_etag``),
-    so the page is rendered again whenever any of it changes. Two things in it
-    belong to one response only:
-
-    - The CSP nonce is new for every response: the cached copy holds a marker
-      in its place, swapped for this response's nonce.
-    - The CSRF tokens stay as rendered. They are masked forms of the secret
-      in this browser's cookie, which is part of the ETag, so they stay valid.
-      Only pages without a query string are kept, so a page that reflects
-      what someone sent never repeats a token (BREACH).
-
-    Entries live an hour: the reading proof in the "Mark as read" form is
-    signed with the time and accepted for a week. Each worker keeps the pages
-    it served last in its own memory (the "pages" cache) in front of the shared
-    cache: an ETag names one page, so a copy kept anywhere is never stale.
-    """
-    nonce = get_nonce(request)
-    if nonce is None:
-        return _render_page(request, runbook, parts_key)
-    key = "runbooks:reader-page:" + etag.strip('"')
-    local = caches["pages"]
-    cached = local.get(key)
-    if cached is None:
-        cached = cache.get(key)
-        if cached is None:
-            response = _render_page(request, runbook, parts_key)
-            if nonce:  # the page used the nonce, so it was made; the marker takes its place
-                cached = response.content.decode().replace(str(nonce), NONCE_MARKER)
-                cache.set(key, cached, READER_PAGE_SECONDS)
-                local.set(key, cached, READER_PAGE_SECONDS)
-            return response
-        local.set(key, cached, READER_PAGE_SECONDS)
-    return HttpResponse(cached.replace(NONCE_MARKER, str(nonce)))
-
-
-def _revalidated(response: HttpResponse, etag: str) -> HttpResponse:
-    """The browser keeps the page but asks each time (private: it is this reader's)."""
-    response.headers["ETag"] = etag
-    patch_cache_control(response, private=True, no_cache=True)
-    return response
 
 
 def _diff_rows(old: str, new: str) -> list[tuple[str, str]]:
