@@ -40,6 +40,14 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Drills: start those due and play each step at its offset (see
+    # oncall/drills/replay.py); a step is claimed by a row, so ticks that
+    # overlap or a worker killed mid-step neither double nor lose one.
+    "drills-replay": {
+        "task": "oncall.drills.tasks.replay",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
     # Sessions past their end: nothing else deletes them.
     "accounts-clear-expired-sessions": {
         "task": "oncall.accounts.tasks.clear_expired_sessions",

@@ -180,6 +180,7 @@ INSTALLED_APPS = [
     "oncall.runbooks",
     "oncall.shifts",
     "oncall.alerts",
+    "oncall.drills",
     "oncall.readiness",
     "oncall.reminders",
     "oncall.metrics",

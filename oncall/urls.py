@@ -12,6 +12,7 @@ urlpatterns = [
     path("shifts/", include("oncall.shifts.urls")),
     path("reminders/", include("oncall.reminders.urls")),
     path("", include("oncall.alerts.urls")),
+    path("", include("oncall.drills.urls")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
 ]

@@ -1,0 +1,126 @@
+"""Replaying a drill's steps at their offsets, each exactly once.
+
+Driven by the beat task ``oncall.drills.tasks.replay`` (every second), never
+by ETA tasks: a message held for minutes is redelivered by Redis after its
+visibility timeout, and lost with a worker that dies holding it.
+
+1. Scheduled drills whose time has come start: a conditional UPDATE moves
+   each from ``scheduled`` to ``running``, so two beats start it once.
+2. For each running drill, every step whose offset has passed and which has
+   no ``PlayedStep`` row is played: in one transaction the claim row is
+   inserted and the step's effect written (a page fired or resolved, an
+   inject shown). The unique (drill, step) constraint makes a second player
+   fail to insert and roll back its copy of the effect; a worker killed
+   mid-step commits neither, so the next tick plays the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from oncall.drills.models import (
+    Drill,
+    DrillPage,
+    PlayedStep,
+    Response,
+    ResponseEvent,
+    ScenarioStep,
+)
+
+log = logging.getLogger(__name__)
+
+
+def start_due(now: datetime) -> list[int]:
+    """Start every scheduled drill whose time has come; the ids started by this call."""
+    started = []
+    due = Drill.objects.filter(state=Drill.State.SCHEDULED, scheduled_at__lte=now)
+    for pk in due.values_list("pk", flat=True)[:500]:
+        if Drill.objects.filter(pk=pk, state=Drill.State.SCHEDULED).update(
+            state=Drill.State.RUNNING, started_at=now
+        ):
+            started.append(pk)
+    return started
+
+
+def due_steps(drill: Drill, now: datetime) -> list[ScenarioStep]:
+    """Steps of a running drill whose offset has passed and that nobody has played."""
+    if drill.state != Drill.State.RUNNING or drill.started_at is None:
+        return []
+    elapsed = (now - drill.started_at).total_seconds()
+    played = PlayedStep.objects.filter(drill=drill).values("step")
+    return list(
+        ScenarioStep.objects.filter(scenario_id=drill.scenario_id, offset__lte=elapsed)
+        .exclude(pk__in=played)
+        .order_by("offset", "position")
+    )
+
+
+def play_step(drill: Drill, step: ScenarioStep, *, now: datetime, by=None) -> bool:
+    """Play one step once: True when this call played it, False when it was played already
+    or the drill is no longer running."""
+    planned = drill.started_at + timedelta(seconds=step.offset) if drill.started_at else now
+    try:
+        with transaction.atomic():
+            # The drill's row lock orders players of one drill on PostgreSQL, and
+            # the state read under it stops a step after the drill ended.
+            current = Drill.objects.select_for_update().filter(pk=drill.pk).first()
+            if current is None or current.state != Drill.State.RUNNING:
+                return False
+            PlayedStep.objects.create(
+                drill=current, step=step, planned_at=planned, played_at=now, by_hand=by is not None
+            )
+            _apply(current, step, now=now, by=by)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _apply(drill: Drill, step: ScenarioStep, *, now: datetime, by) -> None:
+    if step.kind == ScenarioStep.Kind.FIRED:
+        DrillPage.objects.create(
+            drill=drill,
+            step=step,
+            alertname=step.alertname,
+            labels={**step.labels, "alertname": step.alertname},
+            annotations=step.annotations,
+            runbook=step.runbook,
+            fired_at=now,
+        )
+    elif step.kind == ScenarioStep.Kind.RESOLVED:
+        identity = step.alert_identity()
+        for page in DrillPage.objects.filter(
+            drill=drill, alertname=step.alertname, resolved_at__isnull=True
+        ).order_by("-fired_at"):
+            if tuple(sorted(page.labels.items())) == identity:
+                page.resolved_at = now
+                page.save(update_fields=["resolved_at"])
+                break
+    else:
+        response = Response.objects.get(drill=drill)
+        ResponseEvent.objects.create(
+            response=response,
+            kind=ResponseEvent.Kind.INJECT_RELEASED,
+            at=now,
+            by=by,
+            text=step.text,
+            step=step,
+        )
+
+
+def replay(now: datetime | None = None) -> int:
+    """One tick: start due drills, play every due step. The number of steps played."""
+    now = now or timezone.now()
+    start_due(now)
+    played = 0
+    for drill in Drill.objects.filter(state=Drill.State.RUNNING).order_by("pk")[:1000]:
+        for step in due_steps(drill, now):
+            try:
+                played += play_step(drill, step, now=timezone.now())
+            except Exception:
+                # One broken drill must not hold up the others' steps.
+                log.exception("drill %s: step %s could not be played", drill.pk, step.pk)
+    return played
