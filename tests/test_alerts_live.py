@@ -138,7 +138,8 @@ def test_no_page_without_a_shift_on_for_another_team_or_from_before_the_shift(
     plan_reminders()
     assert live_rows() == []
     shift_on(team, trainee, primary, now=now)  # began an hour ago
-    fire(client, token, fp="f000000000000002", labels={"team": "platform"})
+    platform_token = create_source(team=other_team, name="prod")[1]
+    fire(client, platform_token, fp="f000000000000002")
     fire(client, token, fp="f000000000000003", starts=now - timedelta(hours=3))
     plan_reminders()
     assert live_rows() == []

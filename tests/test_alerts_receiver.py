@@ -229,19 +229,29 @@ def test_a_bad_alert_fails_alone(client, token):
     ]  # fmt: skip
 
 
-def test_the_team_label_routes_and_an_unknown_team_is_noted(client, token, team, other_team):
+def test_the_team_label_routes_only_to_allowed_teams_and_others_are_noted(
+    client, source_and_token, team, other_team
+):
+    source, token = source_and_token
+    source.other_teams.add(other_team)
     alerts = [
         alert(fp="f000000000000001", labels={"team": "platform"}),
         alert(fp="f000000000000002", labels={"team": "no-such-team"}),
         alert(fp="f000000000000003"),
+        alert(fp="f000000000000004", labels={"team": "payments"}),
     ]
     body = post(client, payload(*alerts), token).json()
     by_fp = {o.fingerprint: o for o in AlertOccurrence.objects.select_related("team")}
     assert by_fp["f000000000000001"].team == other_team
     assert by_fp["f000000000000002"].team == team
     assert by_fp["f000000000000003"].team == team
-    note = "team label 'no-such-team' names no team; filed under payments"
+    assert by_fp["f000000000000004"].team == team
+    note = (
+        "team label 'no-such-team' ignored: this source files only for payments, platform; "
+        "filed under payments"
+    )
     assert by_fp["f000000000000002"].note == note
+    assert [o.note for fp, o in sorted(by_fp.items()) if fp != "f000000000000002"] == [""] * 3
     assert body["notes"] == [f"alert 1: {note}"]
 
 

@@ -1,4 +1,5 @@
-"""Alert sources: a lead creates one in the app (token shown once), revokes it; scripts use the command."""
+"""Alert sources: a lead creates one in the app (token shown once), revokes it, and
+chooses which other teams it may file for; scripts use the command."""
 
 import re
 from io import StringIO
@@ -9,6 +10,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from oncall.alerts.models import AlertSource
+from oncall.alerts.sources import create_source
+from oncall.teams.models import Membership, Team
 
 PAGE = "/teams/payments/alert-sources/"
 
@@ -124,3 +127,124 @@ def test_staff_create_a_source_in_the_admin_and_see_the_token_once(client_for, s
     html = response.content.decode()
     token = re.search(r"(oncall_am_[0-9a-f]+_[A-Za-z0-9_-]+)", html).group(1)
     assert AlertSource.for_token(token).created_by == staff
+
+
+# --- the other teams a source may file for ---------------------------------------
+
+
+@pytest.fixture
+def source(team):
+    return create_source(team=team, name="prod")[0]
+
+
+def teams_field(source) -> str:
+    return f"source-{source.pk}-teams"
+
+
+def test_a_lead_of_both_teams_lets_a_source_file_for_the_other(
+    client_for, lead, team, other_team, source
+):
+    Membership.objects.create(user=lead, team=other_team, role=Membership.Role.LEAD)
+    client = client_for(lead)
+    page = client.get(PAGE).content.decode()
+    assert f'name="{teams_field(source)}" value="{other_team.pk}"' in page
+    response = client.post(
+        f"{PAGE}{source.pk}/teams/", {teams_field(source): [other_team.pk]}, follow=True
+    )
+    assert response.redirect_chain == [(PAGE, 302)]
+    assert list(source.other_teams.all()) == [other_team]
+    page = response.content.decode()
+    assert "prod files alerts for Payments and, by team label, for Platform." in page
+    assert "Files alerts for Payments, and by team label for Platform." in page
+
+
+def test_a_lead_cannot_let_a_source_file_for_a_team_they_do_not_lead(
+    client_for, lead, other_team, source
+):
+    client = client_for(lead)
+    assert f'value="{other_team.pk}"' not in client.get(PAGE).content.decode()
+    response = client.post(f"{PAGE}{source.pk}/teams/", {teams_field(source): [other_team.pk]})
+    assert response.status_code == 422
+    assert "Only a lead of a team can let a source file alerts for it." in response.content.decode()
+    assert list(source.other_teams.all()) == []
+
+
+def test_a_lead_of_the_source_team_takes_off_a_team_they_do_not_lead(
+    client_for, lead, other_team, source
+):
+    source.other_teams.add(other_team)
+    client = client_for(lead)
+    page = client.get(PAGE).content.decode()
+    assert f'value="{other_team.pk}"' in page and "checked" in page
+    response = client.post(f"{PAGE}{source.pk}/teams/", {})
+    assert response.status_code == 302
+    assert list(source.other_teams.all()) == []
+
+
+def test_the_other_teams_lead_sees_the_source_and_withdraws_it(
+    client_for, outsider, other_team, source
+):
+    source.other_teams.add(other_team)
+    client = client_for(outsider)  # a lead of platform only
+    page = client.get("/teams/platform/alert-sources/").content.decode()
+    assert "Payments / prod" in page
+    # Not a lead of payments: its source's teams are not theirs to set.
+    assert client.post(f"{PAGE}{source.pk}/teams/", {}).status_code == 404
+    assert client.post(f"/teams/payments/alert-sources/{source.pk}/withdraw/").status_code == 404
+    response = client.post(f"/teams/platform/alert-sources/{source.pk}/withdraw/")
+    assert response.status_code == 302
+    assert list(source.other_teams.all()) == []
+    # Nothing left to withdraw.
+    assert client.post(f"/teams/platform/alert-sources/{source.pk}/withdraw/").status_code == 404
+
+
+def test_members_cannot_set_a_sources_teams(client_for, trainee, other_team, source):
+    client = client_for(trainee)
+    assert client.post(f"{PAGE}{source.pk}/teams/", {}).status_code == 404
+    assert client.get(f"{PAGE}{source.pk}/teams/").status_code in (404, 405)
+
+
+def test_the_teams_post_needs_a_csrf_token(lead, source):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(lead)
+    assert client.post(f"{PAGE}{source.pk}/teams/", {}).status_code == 403
+
+
+def test_the_page_reads_many_sources_in_bounded_queries(
+    client_for, staff, team, django_assert_max_num_queries
+):
+    others = [Team.objects.create(slug=f"team-{i}", name=f"Team {i}") for i in range(6)]
+    for i in range(12):
+        create_source(team=team, name=f"src-{i}", other_teams=others[: i % 4])[0]
+    for other in others[:3]:
+        create_source(team=other, name="guest", other_teams=[team])
+    client = client_for(staff)
+    with django_assert_max_num_queries(10):
+        page = client.get(PAGE).content.decode()
+    assert page.count('class="choice"') == 12 * 6
+    assert "Team 0 / guest" in page
+
+
+def test_staff_set_the_other_teams_in_the_admin_and_cannot_change_team_or_name(
+    client_for, staff, team, other_team, source
+):
+    client = client_for(staff)
+    url = f"/admin/alerts/alertsource/{source.pk}/change/"
+    response = client.post(url, {"other_teams": [other_team.pk], "name": "renamed"})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert list(source.other_teams.all()) == [other_team]
+    assert (source.team, source.name) == (team, "prod")
+
+
+def test_the_command_sets_the_other_teams(team, other_team):
+    out = StringIO()
+    call_command(
+        "create_alert_source", "payments", "--name", "hub", "--other-team", "platform", stdout=out
+    )
+    assert "Team labels followed for: platform (any other files under payments)" in out.getvalue()
+    source = AlertSource.objects.get(name="hub")
+    assert list(source.other_teams.all()) == [other_team]
+    with pytest.raises(CommandError, match="no team has the slug 'nope'"):
+        call_command("create_alert_source", "payments", "--name", "x", "--other-team", "nope")
+    assert not AlertSource.objects.filter(name="x").exists()

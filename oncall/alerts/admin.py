@@ -11,13 +11,24 @@ class AlertSourceAdmin(admin.ModelAdmin):
     list_filter = ["team", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "team__slug", "key"]
     list_select_related = ["team", "created_by"]
-    fields = ["team", "name", "key", "created_by", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["key", "created_by", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "team",
+        "name",
+        "other_teams",
+        "key",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    filter_horizontal = ["other_teams"]
     actions = ["revoke"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # A source is created or revoked, not edited: a new name needs a new token.
-        return obj is None and super().has_change_permission(request, obj)
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # A source's team and name stay as created (a new name needs a new
+        # token); which other teams it may file for is what changes.
+        fixed = ["key", "created_by", "created_at", "last_used_at", "revoked_at"]
+        return fixed if obj is None else ["team", "name", *fixed]
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
@@ -47,10 +58,19 @@ class AlertSourceAdmin(admin.ModelAdmin):
 
 @admin.register(AlertOccurrence)
 class AlertOccurrenceAdmin(admin.ModelAdmin):
-    list_display = ["alertname", "team", "status", "starts_at", "ends_at", "runbook", "deliveries"]
+    list_display = [
+        "alertname",
+        "team",
+        "source",
+        "status",
+        "starts_at",
+        "ends_at",
+        "runbook",
+        "deliveries",
+    ]
     list_filter = ["status", "team"]
     search_fields = ["alertname", "fingerprint"]
-    list_select_related = ["team", "runbook"]
+    list_select_related = ["team", "source__team", "runbook"]
     date_hierarchy = "starts_at"
     readonly_fields = [f.name for f in AlertOccurrence._meta.fields]
 

@@ -16,7 +16,7 @@ from django.db.models import Count, Max
 from django.db.models.fields.json import KeyTextTransform
 from django.utils.translation import ngettext
 
-from oncall.alerts.models import AlertOccurrence
+from oncall.alerts.models import AHEAD_OF_NOW, AlertOccurrence
 from oncall.alerts.resolve import Resolution, RunbookIndex, State
 from oncall.runbooks.models import AlertName, Runbook
 from oncall.runbooks.words import WORD
@@ -129,8 +129,13 @@ class Suggester:
         return [suggestion_for(rb, score, alertname) for score, rb in ranked[:limit]]
 
 
-def team_coverage(*, team: Team, since: datetime, suggest: bool = True) -> list[CoverageRow]:
+def team_coverage(
+    *, team: Team, since: datetime, now: datetime, suggest: bool = True
+) -> list[CoverageRow]:
     """Alert names that fired for the team since ``since``: missing runbooks first.
+
+    What fired counts up to ``AHEAD_OF_NOW`` past ``now`` (clock skew), no
+    further: the window is the last days, not the future.
 
     1. One grouped query: times fired and last fired per alert name, with a
        service label and a runbook_url annotation seen on it.
@@ -138,7 +143,9 @@ def team_coverage(*, team: Team, since: datetime, suggest: bool = True) -> list[
     3. For names without a runbook, rank up to three runbooks to add it to.
     """
     groups = list(
-        AlertOccurrence.objects.filter(team=team, starts_at__gte=since)
+        AlertOccurrence.objects.filter(
+            team=team, starts_at__gte=since, starts_at__lte=now + AHEAD_OF_NOW
+        )
         .values("alert_key")
         .annotate(
             name=Max("alertname"),
@@ -181,7 +188,7 @@ def digest_line(*, team: Team, now: datetime) -> str:
     """For the lead's weekly digest: "3 alerts fired this week with no runbook: …" ("" if none)."""
     missing = [
         row.alertname
-        for row in team_coverage(team=team, since=now - timedelta(days=7), suggest=False)
+        for row in team_coverage(team=team, since=now - timedelta(days=7), now=now, suggest=False)
         if row.state == State.MISSING
     ]
     if not missing:

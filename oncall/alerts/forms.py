@@ -29,3 +29,47 @@ class AlertSourceForm(forms.Form):
                 % {"name": name}
             )
         return name
+
+
+class OtherTeamsForm(forms.Form):
+    """The teams a source may also file alerts for.
+
+    Filing into a team is that team's business: a team may be added by a
+    lead of it (staff lead every team); one already there may be taken off
+    by a lead of the source's team, who answers for what the source sends.
+    """
+
+    teams = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("May also file alerts for"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": gettext_lazy(
+                "Only a lead of a team can let a source file alerts for it."
+            )
+        },
+        help_text=gettext_lazy(
+            "An alert whose team label names one of these teams is filed there; "
+            "any other team label is ignored and the alert stays with this team."
+        ),
+    )
+
+    def __init__(
+        self, *args, source: AlertSource, teams: list[Team], led: set[int], **kwargs
+    ) -> None:
+        """``teams``: every team a form of the page may offer, read once for all sources;
+        ``led``: the primary keys of the teams the user leads."""
+        kwargs.setdefault("prefix", f"source-{source.pk}")
+        super().__init__(*args, **kwargs)
+        self.source = source
+        current = {team.pk for team in source.other_teams.all()}
+        self.fields["teams"].choices = [
+            (team.pk, team.name)
+            for team in teams
+            if team.pk != source.team_id and (team.pk in led or team.pk in current)
+        ]
+        self.fields["teams"].initial = sorted(current)
+
+    def save(self) -> None:
+        self.source.other_teams.set(self.cleaned_data["teams"])

@@ -1,10 +1,12 @@
 """Alerts: where they come from (AlertSource) and each time one fired (AlertOccurrence).
 
-An occurrence is keyed by Alertmanager's fingerprint (a hash of the alert's
-labels) and ``startsAt``: Alertmanager repeats a group every
-``group_interval``/``repeat_interval`` and retries on errors, and each copy
-carries the same pair, so a unique constraint on it makes every re-delivery an
-update, never a second row.
+An occurrence is keyed by the source that sent it, Alertmanager's fingerprint
+(a hash of the alert's labels) and ``startsAt``: Alertmanager repeats a group
+every ``group_interval``/``repeat_interval`` and retries on errors, and each
+copy carries the same pair, so a unique constraint on the three makes every
+re-delivery an update, never a second row. The source is part of the key so
+that teams stay apart: one team's token can neither resolve another team's
+occurrence nor claim a fingerprint before the other team's alert arrives.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -25,6 +28,10 @@ from oncall.runbooks.models import Runbook
 from oncall.teams.models import Team
 
 TOKEN_PREFIX = "oncall_am"  # noqa: S105 - a public prefix, not a secret
+# Prometheus stamps an alert when its rule begins to fire: no real alert
+# starts ahead of the clock by more than the skew between machines. The
+# receiver refuses times further ahead, and pages count alerts up to it.
+AHEAD_OF_NOW = timedelta(days=1)
 
 
 def hash_secret(secret: str) -> str:
@@ -53,10 +60,25 @@ class AlertSource(models.Model):
 
     The token is ``oncall_am_<key>_<secret>``: the key (not secret) finds the
     row, the secret is stored only as a hash and compared in constant time.
+
+    A source files alerts under its own team. A ``team`` label naming another
+    team is followed only when that team is one of ``other_teams``, which a
+    lead of both teams (or staff) sets; otherwise it is ignored, and the
+    receiver says so.
     """
 
     team = models.ForeignKey(
         Team, on_delete=models.CASCADE, related_name="alert_sources", verbose_name=_("team")
+    )
+    other_teams = models.ManyToManyField(
+        Team,
+        blank=True,
+        related_name="guest_alert_sources",
+        verbose_name=_("may also file for"),
+        help_text=_(
+            "Teams whose slug this source's alerts may name in a team label; "
+            "any other team label is ignored."
+        ),
     )
     name = models.CharField(_("name"), max_length=100)
     key = models.CharField(max_length=16, unique=True, editable=False, verbose_name=_("key"))
@@ -184,7 +206,8 @@ class AlertOccurrence(models.Model):
         ordering = ["-starts_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["fingerprint", "starts_at"], name="alertoccurrence_unique_fingerprint_start"
+                fields=["source", "fingerprint", "starts_at"],
+                name="alertoccurrence_unique_source_fingerprint_start",
             )
         ]
         indexes = [

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from oncall.alerts.models import AlertOccurrence, AlertSource
+from oncall.alerts.models import AHEAD_OF_NOW, AlertOccurrence, AlertSource
 from oncall.alerts.resolve import RunbookIndex
+from oncall.core.text import check_mapping, check_moment, check_text
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Team
 
@@ -34,6 +35,10 @@ MAX_ANNOTATION_CHARS = 8000
 CHUNK = 500
 # Alertmanager writes the zero time for "no end yet".
 ZERO_TIME_YEAR = 1
+# A start or an end ahead of the clock by more than this is refused: a day
+# covers any skew between machines and refuses the far future, which no page
+# can show in a time zone east of UTC.
+MAX_AHEAD = AHEAD_OF_NOW
 # The reminders app plans live pages; it is above us, so we name its task.
 PLAN_TASK = "oncall.reminders.tasks.plan"
 SOURCE_SEEN_EVERY = timedelta(minutes=1)
@@ -113,7 +118,9 @@ def parse_payload(body: bytes) -> tuple[list, int]:
     return alerts, truncated if isinstance(truncated, int) and truncated > 0 else 0
 
 
-def parse_time(value, name: str) -> datetime | None:
+def parse_time(value, name: str, *, latest: datetime) -> datetime | None:
+    """An RFC 3339 time in UTC, None for Alertmanager's zero time; ValueError naming the
+    problem, as for a time outside the years 2000 to 2999 or after ``latest``."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} is missing")
     try:
@@ -124,6 +131,9 @@ def parse_time(value, name: str) -> datetime | None:
         raise ValueError(f"{name} {value[:40]!r} has no time zone")
     if moment.year <= ZERO_TIME_YEAR:
         return None
+    # Bounded before it is converted: 9999-12-31T23:59:59-14:00 is a valid
+    # time that UTC cannot hold.
+    check_moment(moment, name=name, latest=latest)
     return moment.astimezone(UTC)
 
 
@@ -139,19 +149,29 @@ def _strings(value, name: str, limit: int) -> dict:
     }
 
 
-def parse_alert(index: int, raw) -> Incoming:
-    """One alert of the payload; ValueError with the reason when it cannot be stored."""
+def parse_alert(index: int, raw, *, now: datetime) -> Incoming:
+    """One alert of the payload; ValueError with the reason when it cannot be stored.
+
+    Text passes the boundary rule (``oncall.core.text``) field by field, so a
+    NUL or a lone surrogate refuses this alert, named, and not the payload; a
+    time must lie in the years 2000 to 2999 and at most ``MAX_AHEAD`` past
+    ``now``.
+    """
     if not isinstance(raw, dict):
         raise ValueError("not an object")
-    labels = _strings(raw.get("labels"), "labels", MAX_LABEL_CHARS)
+    labels = check_mapping(_strings(raw.get("labels"), "labels", MAX_LABEL_CHARS), name="labels")
     alertname = labels.get("alertname", "").strip()
     if not alertname:
         raise ValueError("labels has no alertname")
-    annotations = _strings(raw.get("annotations"), "annotations", MAX_ANNOTATION_CHARS)
-    starts_at = parse_time(raw.get("startsAt"), "startsAt")
+    annotations = check_mapping(
+        _strings(raw.get("annotations"), "annotations", MAX_ANNOTATION_CHARS), name="annotations"
+    )
+    # Whole seconds: the bound is read in a rejection's reason.
+    latest = (now + MAX_AHEAD).replace(microsecond=0)
+    starts_at = parse_time(raw.get("startsAt"), "startsAt", latest=latest)
     if starts_at is None:
         raise ValueError("startsAt is the zero time")
-    ends_at = parse_time(raw.get("endsAt") or "0001-01-01T00:00:00Z", "endsAt")
+    ends_at = parse_time(raw.get("endsAt") or "0001-01-01T00:00:00Z", "endsAt", latest=latest)
     status = raw.get("status", "firing")
     if status not in AlertOccurrence.Status.values:
         raise ValueError(f"status {str(status)[:20]!r} is neither firing nor resolved")
@@ -162,7 +182,12 @@ def parse_alert(index: int, raw) -> Incoming:
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     if not isinstance(fingerprint, str) or not 0 < len(fingerprint) <= 64:
         raise ValueError("fingerprint is not a string of 1 to 64 characters")
+    check_text(fingerprint, name="fingerprint")
     generator_url = raw.get("generatorURL") or ""
+    if isinstance(generator_url, str):
+        generator_url = check_text(generator_url[:2000], name="generatorURL")
+    else:
+        generator_url = ""
     return Incoming(
         index=index,
         fingerprint=fingerprint,
@@ -172,7 +197,7 @@ def parse_alert(index: int, raw) -> Incoming:
         alertname=alertname[:200],
         labels=labels,
         annotations=annotations,
-        generator_url=generator_url[:2000] if isinstance(generator_url, str) else "",
+        generator_url=generator_url,
     )
 
 
@@ -181,16 +206,19 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
 
     1. Parse each alert on its own: a bad one is rejected with its index and
        reason, the others go on.
-    2. Route each to the team its ``team`` label names, else the source's team
-       (noted on the occurrence when the label names no team).
+    2. File each under the source's team, or under the team its ``team``
+       label names when the source may file for that team
+       (``AlertSource.other_teams``); a label naming any other team is
+       ignored, and the answer and the occurrence's note say so.
     3. Resolve runbooks for all names at once (the receiver keeps what the
        trainee was shown: the runbook at the time it fired). Steps 2 and 3
        only for alerts not stored yet; a re-delivery costs a read and an UPDATE.
-    4. In one transaction: insert new (fingerprint, startsAt) pairs with
-       ``ignore_conflicts`` — a concurrent post of the same group cannot make
-       a second row — then update the rows that exist: a resolve sets the end
-       (a late firing copy never reopens a resolved one); every copy counts
-       as a delivery.
+    4. In one transaction: insert new (source, fingerprint, startsAt) keys
+       with ``ignore_conflicts`` — a concurrent post of the same group cannot
+       make a second row — then update the rows that exist: a resolve sets
+       the end (a late firing copy never reopens a resolved one); every copy
+       counts as a delivery. Only this source's rows are read or written, so
+       no other source can resolve, count or pre-claim them.
     5. After commit, when a new firing alert landed in a team with a shadow
        shift on, ask for a planning round in a second instead of at the
        next tick (a minute).
@@ -200,7 +228,7 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
     incoming: dict[tuple[str, datetime], Incoming] = {}
     for index, raw in enumerate(alerts):
         try:
-            alert = parse_alert(index, raw)
+            alert = parse_alert(index, raw, now=now)
         except ValueError as e:
             result.rejected.append({"index": index, "reason": str(e)})
             continue
@@ -211,7 +239,7 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
 
     # Read and build outside the transaction: on SQLite the transaction holds
     # the database's write lock, so it should hold it for the writes only.
-    existing = _existing(incoming)
+    existing = _existing(source, incoming)
     fresh = [alert for key, alert in incoming.items() if key not in existing]
     new = _new_rows(fresh, source=source, now=now, notes=result.notes)
 
@@ -221,7 +249,7 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
             AlertOccurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=CHUNK)
             # Rows a concurrent post inserted first are existing rows to us:
             # they carry another received_at than ours.
-            theirs = _existing({row_key(r) for r in new}, exclude_received_at=now)
+            theirs = _existing(source, {row_key(r) for r in new}, exclude_received_at=now)
             existing.update(theirs)
             result.new = len(new) - len(theirs)
             created_firing = [
@@ -252,21 +280,27 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
 
 
 def _new_rows(alerts: list[Incoming], *, source: AlertSource, now, notes: list) -> list:
-    """Occurrence rows for alerts not stored yet: team routed, runbook resolved."""
+    """Occurrence rows for alerts not stored yet: team chosen, runbook resolved."""
     if not alerts:
         return []
-    wanted_slugs = {a.labels["team"] for a in alerts if a.labels.get("team")}
-    teams = {t.slug: t for t in Team.objects.filter(slug__in=wanted_slugs)} if wanted_slugs else {}
+    named = {a.labels.get("team", "") for a in alerts} - {"", source.team.slug}
+    # The teams this source may file for, read only when an alert names another team.
+    allowed = {t.slug: t for t in source.other_teams.all()} if named else {}
     index = RunbookIndex(
         {a.alertname for a in alerts}, {a.annotations.get("runbook_url", "") for a in alerts}
     )
     rows = []
     for alert in alerts:
         slug = alert.labels.get("team", "")
-        team = teams.get(slug, source.team)
+        team = allowed.get(slug, source.team)
         note = ""
-        if slug and slug not in teams:
-            note = f"team label {slug[:60]!r} names no team; filed under {source.team.slug}"
+        if slug and slug != source.team.slug and slug not in allowed:
+            # One wording whether or not such a team exists: a token holder
+            # learns nothing about other teams from it.
+            note = (
+                f"team label {slug[:60]!r} ignored: this source files only for "
+                f"{_team_list(source, allowed)}; filed under {source.team.slug}"
+            )
             notes.append(f"alert {alert.index}: {note}")
         found = index.resolve(
             alert.alertname,
@@ -283,18 +317,24 @@ def _new_rows(alerts: list[Incoming], *, source: AlertSource, now, notes: list) 
                 team=team,
                 source=source,
                 alertname=alert.alertname,
-                alert_key=alert.alertname.lower(),
+                # lower() can lengthen a name ("İ" becomes two characters).
+                alert_key=alert.alertname.lower()[:200],
                 labels=alert.labels,
                 annotations=alert.annotations,
                 generator_url=alert.generator_url,
                 runbook=found.runbook,
                 runbook_count=len(found.runbooks),
-                note=note,
+                note=note[:300],
                 received_at=now,
                 last_seen_at=now,
             )
         )
     return rows
+
+
+def _team_list(source: AlertSource, allowed: dict[str, Team]) -> str:
+    slugs = [source.team.slug, *sorted(allowed)]
+    return ", ".join(slugs[:5]) + (", …" if len(slugs) > 5 else "")
 
 
 def row_key(row: AlertOccurrence) -> tuple[str, datetime]:
@@ -310,8 +350,11 @@ class Stored:
     ends_at: datetime | None
 
 
-def _existing(keys, *, exclude_received_at: datetime | None = None) -> dict[tuple, Stored]:
-    """Stored occurrences for these (fingerprint, startsAt) keys (and not received at a moment)."""
+def _existing(
+    source: AlertSource, keys, *, exclude_received_at: datetime | None = None
+) -> dict[tuple, Stored]:
+    """This source's occurrences for these (fingerprint, startsAt) keys (and not
+    received at a moment)."""
     wanted = set(keys)
     fingerprints = sorted({fp for fp, _starts in wanted})
     found: dict[tuple[str, datetime], Stored] = {}
@@ -322,7 +365,10 @@ def _existing(keys, *, exclude_received_at: datetime | None = None) -> dict[tupl
         # start times keeps the read to this payload's firings (two
         # parameters, where a list of every start would be a hundred).
         rows = AlertOccurrence.objects.filter(
-            fingerprint__in=chunk, starts_at__gte=min(starts), starts_at__lte=max(starts)
+            source=source,
+            fingerprint__in=chunk,
+            starts_at__gte=min(starts),
+            starts_at__lte=max(starts),
         )
         if exclude_received_at is not None:
             rows = rows.exclude(received_at=exclude_received_at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -15,11 +17,16 @@ def receiver_url() -> str:
 
 
 @transaction.atomic
-def create_source(*, team: Team, name: str, created_by=None) -> tuple[AlertSource, str]:
-    """A new source and its token (the only moment the token exists in clear)."""
+def create_source(
+    *, team: Team, name: str, created_by=None, other_teams: Iterable[Team] = ()
+) -> tuple[AlertSource, str]:
+    """A new source and its token (the only moment the token exists in clear);
+    ``other_teams``: the teams its alerts' team label may also name."""
     source = AlertSource(team=team, name=name, created_by=created_by)
     token = source.set_new_token()
     source.save()
+    if others := [t for t in other_teams if t.pk != team.pk]:
+        source.other_teams.add(*others)
     return source, token
 
 

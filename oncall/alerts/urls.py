@@ -12,5 +12,15 @@ urlpatterns = [
         views.revoke_source,
         name="revoke_source",
     ),
+    path(
+        "teams/<slug:slug>/alert-sources/<int:pk>/teams/",
+        views.source_teams,
+        name="source_teams",
+    ),
+    path(
+        "teams/<slug:slug>/alert-sources/<int:pk>/withdraw/",
+        views.withdraw_source,
+        name="withdraw_source",
+    ),
     path("shifts/<int:pk>/alerts/", views.shift_timeline, name="shift_timeline"),
 ]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from oncall.alerts import receiver
 from oncall.alerts.coverage import team_coverage
-from oncall.alerts.forms import AlertSourceForm
+from oncall.alerts.forms import AlertSourceForm, OtherTeamsForm
 from oncall.alerts.models import AlertSource
 from oncall.alerts.resolve import State
 from oncall.alerts.sources import create_source, receiver_url, webhook_snippet
@@ -112,7 +112,7 @@ def coverage(request: HttpRequest, slug: str) -> HttpResponse:
     if days not in COVERAGE_WINDOWS:
         days = COVERAGE_WINDOWS[0]
     now = timezone.now()
-    rows = team_coverage(team=team, since=now - timedelta(days=days))
+    rows = team_coverage(team=team, since=now - timedelta(days=days), now=now)
     counts = {
         state: sum(1 for r in rows if r.state == state)
         for state in (State.MISSING, State.AMBIGUOUS, State.COVERED)
@@ -134,7 +134,8 @@ def coverage(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @never_cache
 def sources(request: HttpRequest, slug: str) -> HttpResponse:
-    """A lead's alert sources: create one (token shown once), see and revoke the others."""
+    """A lead's alert sources: create one (token shown once), see and revoke the others,
+    choose which other teams each may file for."""
     team = _team_led(request, slug)
     created = None
     if request.method == "POST":
@@ -151,19 +152,53 @@ def sources(request: HttpRequest, slug: str) -> HttpResponse:
             form = AlertSourceForm(team=team)
     else:
         form = AlertSourceForm(team=team)
-    context = {
-        "team": team,
-        "form": form,
-        "created": created,
-        "receiver_url": receiver_url(),
-        "sources": list(
-            AlertSource.objects.filter(team=team)
-            .select_related("created_by", "revoked_by")
-            .order_by(F("revoked_at").asc(nulls_first=True), "name")
-        ),
-    }
     status = 422 if form.errors else 200
     # never_cache: the answer to a POST holds a token.
+    return _sources_page(request, team, form=form, created=created, status=status)
+
+
+def _sources_page(
+    request: HttpRequest,
+    team: Team,
+    *,
+    form: AlertSourceForm | None = None,
+    created: dict | None = None,
+    bound: OtherTeamsForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The sources page; ``bound`` replaces the other-teams form of its source (with errors)."""
+    sources = list(
+        AlertSource.objects.filter(team=team)
+        .select_related("created_by", "revoked_by")
+        .prefetch_related("other_teams")
+        .order_by(F("revoked_at").asc(nulls_first=True), "name")
+    )
+    led = set(teams_led_by(request.user).values_list("pk", flat=True))
+    allowed = {t.pk for source in sources for t in source.other_teams.all()}
+    offered = list(Team.objects.filter(pk__in=(led | allowed) - {team.pk}).order_by("name"))
+    rows = []
+    for source in sources:
+        teams_form = None
+        if not source.is_revoked:
+            if bound is not None and bound.source.pk == source.pk:
+                teams_form = bound
+            else:
+                teams_form = OtherTeamsForm(source=source, teams=offered, led=led)
+        others = ", ".join(sorted(t.name for t in source.other_teams.all()))
+        rows.append({"source": source, "teams_form": teams_form, "others": others})
+    context = {
+        "team": team,
+        "form": form or AlertSourceForm(team=team),
+        "created": created,
+        "receiver_url": receiver_url(),
+        "rows": rows,
+        "guests": list(
+            AlertSource.objects.active()
+            .filter(other_teams=team)
+            .select_related("team")
+            .order_by("team__name", "name")
+        ),
+    }
     return render(request, "alerts/sources.html", context, status=status)
 
 
@@ -177,6 +212,53 @@ def revoke_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         request,
         _("Revoked %(name)s: Alertmanager's posts with its token are refused from now on.")
         % {"name": source.name},
+    )
+    return redirect("alerts:sources", team.slug)
+
+
+@login_required
+@require_POST
+@never_cache
+def source_teams(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Set the other teams a source of the team may file for (each added one led by the user)."""
+    team = _team_led(request, slug)
+    source = get_object_or_404(
+        AlertSource.objects.active().prefetch_related("other_teams"), team=team, pk=pk
+    )
+    led = set(teams_led_by(request.user).values_list("pk", flat=True))
+    current = {t.pk for t in source.other_teams.all()}
+    offered = list(Team.objects.filter(pk__in=(led | current) - {team.pk}))
+    form = OtherTeamsForm(request.POST, source=source, teams=offered, led=led)
+    if not form.is_valid():
+        return _sources_page(request, team, bound=form, status=422)
+    form.save()
+    names = sorted(t.name for t in source.other_teams.all())
+    if names:
+        message = _("%(name)s files alerts for %(team)s and, by team label, for %(others)s.") % {
+            "name": source.name,
+            "team": team.name,
+            "others": ", ".join(names),
+        }
+    else:
+        message = _("%(name)s files alerts for %(team)s only.") % {
+            "name": source.name,
+            "team": team.name,
+        }
+    messages.success(request, message)
+    return redirect("alerts:sources", team.slug)
+
+
+@login_required
+@require_POST
+def withdraw_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A lead takes their team off another team's source: its team labels no longer file here."""
+    team = _team_led(request, slug)
+    source = get_object_or_404(AlertSource.objects.select_related("team"), other_teams=team, pk=pk)
+    source.other_teams.remove(team)
+    messages.success(
+        request,
+        _("%(source)s no longer files alerts for %(team)s.")
+        % {"source": f"{source.team.name} / {source.name}", "team": team.name},
     )
     return redirect("alerts:sources", team.slug)
 

@@ -1,4 +1,5 @@
-"""``manage.py create_alert_source <team-slug> --name NAME``: a source for scripts."""
+"""``manage.py create_alert_source <team-slug> --name NAME [--other-team SLUG ...]``:
+a source for scripts."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,12 +17,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("team", help="the team's slug")
         parser.add_argument("--name", required=True, help="which Alertmanager sends, e.g. prod-eu")
+        parser.add_argument(
+            "--other-team",
+            action="append",
+            default=[],
+            dest="other_teams",
+            metavar="SLUG",
+            help="another team whose slug the alerts' team label may name (repeatable); "
+            "any other team label is ignored",
+        )
 
-    def handle(self, *args, team: str, name: str, **options):
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            known = ", ".join(Team.objects.order_by("slug").values_list("slug", flat=True)[:20])
-            raise CommandError(f"no team has the slug {team!r} (teams: {known or 'none yet'})")
+    def handle(self, *args, team: str, name: str, other_teams: list[str], **options):
+        found = self.team(team)
+        others = [self.team(slug) for slug in dict.fromkeys(other_teams) if slug != team]
         name = name.strip()
         if not name or len(name) > 100:
             raise CommandError("--name must be 1 to 100 characters")
@@ -30,9 +38,19 @@ class Command(BaseCommand):
                 f"{found.slug} already has an active source called {name!r}; "
                 "revoke it in the app or the admin, or pick another name"
             )
-        source, token = create_source(team=found, name=name)
+        source, token = create_source(team=found, name=name, other_teams=others)
         self.stdout.write(f"Receiver URL: {receiver_url()}")
         self.stdout.write(f"Token (shown only this once): {token}")
+        if others:
+            slugs = ", ".join(t.slug for t in others)
+            self.stdout.write(f"Team labels followed for: {slugs} (any other files under {team})")
         self.stdout.write("")
         self.stdout.write("alertmanager.yml:")
         self.stdout.write(webhook_snippet(source=source, token=token))
+
+    def team(self, slug: str) -> Team:
+        found = Team.objects.filter(slug=slug).first()
+        if found is None:
+            known = ", ".join(Team.objects.order_by("slug").values_list("slug", flat=True)[:20])
+            raise CommandError(f"no team has the slug {slug!r} (teams: {known or 'none yet'})")
+        return found
