@@ -1,10 +1,11 @@
 """Live pages: an alert fires while a shadow shift is on, and the person shadowing hears of it.
 
-``pages(now)`` says which live-page reminders should exist; ``plan.py`` turns
-each into rows of the outbox like every other kind. So the receiver never
-sends anything: it stores the occurrence (and asks for a planning round at
-once), the plan upserts one row per occurrence, recipient and channel, and
-dispatch sends it. Re-deliveries of the alert hit the same occurrence, hence
+``alerts_in_shifts(now)`` says which alerts want live pages and ``pages`` what
+each says to whom; ``plan.py`` turns them into rows of the outbox like every
+other kind, one alert at a time, so an alert whose text cannot be made into a
+page fails alone. So the receiver never sends anything: it stores the
+occurrence (and asks for a planning round at once), the plan upserts one row
+per occurrence, recipient and channel, and dispatch sends it. Re-deliveries of the alert hit the same occurrence, hence
 the same key, hence no second message.
 
 A live page is urgent (quiet hours do not hold it back) and is wanted only
@@ -14,6 +15,7 @@ while its shift is on: once the shift ends, a page still unsent is cancelled.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -31,13 +33,25 @@ from oncall.teams.people import display_name
 PAGES_PER_SHIFT = 20
 
 
-def pages(now: datetime) -> Iterator[dict]:
-    """The fields of each wanted live page (``plan.Wanted`` keyword arguments).
+@dataclass(frozen=True)
+class AlertInShift:
+    """An alert that began during a shift: what one round plans live pages from."""
+
+    shift: ShadowShift
+    occurrence: AlertOccurrence
+
+    @property
+    def pk(self) -> str:
+        """Named in the log when its pages cannot be planned."""
+        return f"occurrence {self.occurrence.pk}, shift {self.shift.pk}"
+
+
+def alerts_in_shifts(now: datetime) -> Iterator[AlertInShift]:
+    """The alerts live pages are wanted for now.
 
     1. Shifts on now (not cancelled).
-    2. Their teams' occurrences that began during the shift, first received first.
-    3. For a shadow shift the trainee; for a reverse shadow the trainee and
-       the primary backing them. Up to ``PAGES_PER_SHIFT`` each.
+    2. Their teams' occurrences that began during the shift, first received
+       first, up to ``PAGES_PER_SHIFT`` per shift.
     """
     shifts = list(
         ShadowShift.objects.exclude(state=ShadowShift.State.CANCELLED)
@@ -64,14 +78,22 @@ def pages(now: datetime) -> Iterator[dict]:
             for o in by_team.get(shift.team_id, [])
             if shift.starts_at <= o.starts_at < shift.ends_at
         ][:PAGES_PER_SHIFT]
-        recipients = [(shift.trainee, "trainee")]
-        if shift.kind == ShadowShift.Kind.REVERSE_SHADOW:
-            recipients.append((shift.primary, "primary"))
         for occurrence in during:
-            for recipient, role in recipients:
-                with speaking(recipient):
-                    page = _page(shift, occurrence, recipient, role, now)
-                yield page
+            yield AlertInShift(shift, occurrence)
+
+
+def pages(alert: AlertInShift, now: datetime) -> Iterator[dict]:
+    """The fields of each live page wanted for ``alert`` (``plan.Wanted`` keyword arguments):
+    for a shadow shift the trainee; for a reverse shadow the trainee and the
+    primary backing them."""
+    shift = alert.shift
+    recipients = [(shift.trainee, "trainee")]
+    if shift.kind == ShadowShift.Kind.REVERSE_SHADOW:
+        recipients.append((shift.primary, "primary"))
+    for recipient, role in recipients:
+        with speaking(recipient):
+            page = _page(shift, alert.occurrence, recipient, role, now)
+        yield page
 
 
 def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str, now) -> dict:

@@ -32,7 +32,7 @@ from django.utils.translation import ngettext
 
 from oncall.alerts.coverage import digest_line
 from oncall.readiness.models import ItemProgress, Onboarding
-from oncall.reminders import live
+from oncall.reminders import live, outbox
 from oncall.reminders.models import Reminder
 from oncall.runbooks.models import Runbook
 from oncall.shifts import flags
@@ -107,6 +107,7 @@ class PlanResult:
     revived: int = 0
     cancelled: int = 0
     skipped: int = 0  # source rows (or whole planners) that raised and were left out
+    refused: int = 0  # rows the database refused to insert or refresh (see outbox.py)
 
 
 def each_row(rows: Iterable, build: Callable[..., Iterable[Wanted]], *, kind: str) -> Iterator:
@@ -797,7 +798,11 @@ def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
 
 def live_page(now: datetime) -> Iterator[Wanted]:
     """Alerts firing during a shift, to the people on it (see live.py)."""
-    return (Wanted(**fields) for fields in live.pages(now))
+    return each_row(
+        live.alerts_in_shifts(now),
+        lambda alert: [Wanted(**fields) for fields in live.pages(alert, now)],
+        kind=Kind.LIVE_PAGE,
+    )
 
 
 PLANNERS = [
@@ -829,6 +834,8 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
        racing us cannot make a second row for a key).
     3. Refresh the text of rows still pending, so a digest says this
        minute's numbers; sent and failed rows are history and stay as they are.
+       In steps 2 and 3 a row the database refuses is logged, counted and
+       skipped; the others are written (``outbox.py``).
     4. Revive a cancelled row whose key is wanted again (a shift moved back).
     5. Cancel pending rows whose keys nobody wants: the conditional UPDATE
        leaves alone a row dispatch claimed meanwhile.
@@ -874,8 +881,8 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
             existing[row.dedupe_key] = row
 
     new = [row for key, row in wanted.items() if key not in existing]
-    if new:
-        result.created = len(Reminder.objects.bulk_create(new, ignore_conflicts=True))
+    inserted = outbox.insert(new)
+    result.created = inserted.done
 
     stale, revive = [], []
     for key, row in existing.items():
@@ -894,11 +901,9 @@ def plan_reminders(*, now: datetime | None = None) -> PlanResult:
             )
             row.updated_at = now
             stale.append(row)
-    if stale:
-        Reminder.objects.bulk_update(
-            stale, ["subject", "body", "link", "payload", "updated_at"], batch_size=CHUNK
-        )
-        result.updated = len(stale)
+    refreshed = outbox.refresh(stale, ["subject", "body", "link", "payload", "updated_at"])
+    result.updated = refreshed.done
+    result.refused = inserted.refused + refreshed.refused
     for key in revive:
         row = wanted[key]
         result.revived += Reminder.objects.filter(

@@ -27,13 +27,15 @@ def plan() -> None:
     """Every minute: make the outbox agree with shifts, runbooks and onboardings."""
     result = plan_reminders()
     logger.info(
-        "planned reminders: %d wanted, %d new, %d updated, %d revived, %d cancelled, %d skipped",
+        "planned reminders: %d wanted, %d new, %d updated, %d revived, %d cancelled, "
+        "%d skipped, %d refused by the database",
         result.wanted,
         result.created,
         result.updated,
         result.revived,
         result.cancelled,
         result.skipped,
+        result.refused,
     )
     if Reminder.objects.filter(
         state=Reminder.State.PENDING, next_attempt_at__lte=timezone.now()
