@@ -199,6 +199,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's, given the user its session was read with.
     "oncall.accounts.middleware.AuthenticationMiddleware",
+    # Signed-in HTML that says nothing about caching: Cache-Control: private, no-store.
+    "oncall.core.cache_control.private_by_default",
     # A signed-in person's profile language over LocaleMiddleware's guess.
     "oncall.teams.language.profile_language",
     # Every page needs a signed-in user unless its view says otherwise

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.utils import timezone
 from django.utils.cache import get_max_age
 
@@ -28,6 +29,51 @@ def test_it_tells_caches_not_to_store_the_profile_page(client_for, trainee):
         assert "no-store" in response["Cache-Control"]
         assert get_max_age(response) == 0
         assert trainee.profile.calendar_token in response.content.decode()
+
+
+def cache_control(response) -> set[str]:
+    return {v.strip() for v in response.get("Cache-Control", "").split(",") if v.strip()}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/", {}),
+        ("/shifts/", {}),
+        ("/runbooks/", {}),
+        ("/runbooks/?q=disk", {"HX-Request": "true", "HX-Target": "runbook-results"}),
+        ("/runbooks/alert/NoSuchAlert", {}),  # a 404 page
+        ("/teams/payments/readiness/", {}),
+    ],
+)
+def test_it_tells_caches_not_to_store_signed_in_pages(client_for, lead, path, headers):
+    response = client_for(lead).get(path, headers=headers)
+    assert response["Content-Type"].startswith("text/html"), path
+    assert cache_control(response) == {"private", "no-store"}, (path, response.status_code)
+
+
+def test_a_view_that_says_how_to_cache_keeps_it(client_for, trainee, team):
+    runbook = make_runbook(team)
+    client = client_for(trainee)
+    page = client.get(runbook.get_absolute_url())
+    # The runbook page is kept by the browser and revalidated: no-store would
+    # leave it nothing to send back, and no "Not Modified" answers.
+    assert cache_control(page) == {"private", "no-cache"}
+    again = client.get(runbook.get_absolute_url(), headers={"if-none-match": page["ETag"]})
+    assert again.status_code == 304
+    profile = client.get("/profile/")
+    assert {"no-store", "no-cache", "must-revalidate", "private"} <= cache_control(profile)
+    assert get_max_age(profile) == 0
+
+
+def test_anonymous_and_static_answers_are_left_alone(client, client_for, trainee, db):
+    assert "Cache-Control" not in client.get("/runbooks/")  # a redirect to sign in
+    asset = staticfiles_storage.url("css/app.css")
+    for visitor in (client, client_for(trainee)):
+        response = visitor.get(asset)
+        assert response.status_code == 200
+        assert "no-store" not in cache_control(response)
+        assert get_max_age(response) > 3600  # WhiteNoise's own, for a hashed name
 
 
 @pytest.mark.parametrize(
