@@ -605,3 +605,32 @@ def test_the_console_reads_a_fixed_number_of_queries(
     client = client_for(lead)
     with django_assert_max_num_queries(14):
         assert client.get(f"/drills/{drill.pk}/").status_code == 200
+
+
+def test_the_poll_brings_the_acknowledge_button_when_the_first_page_fires(
+    client_for, scenario, trainee, lead
+):
+    at = timezone.now() + timedelta(minutes=10)
+    drill = running.schedule_drill(scenario=scenario, trainee=trainee, game_master=lead, at=at)
+    client = client_for(trainee)
+    assert "drill-ack" not in client.get(f"/drills/{drill.pk}/").text
+    replay.replay(now=at)
+    polled = client.get(
+        f"/drills/{drill.pk}/", headers={"HX-Request": "true", "HX-Target": "drill-live"}
+    )
+    assert 'class="button button--primary drill-ack"' in polled.text
+    assert f'action="/drills/{drill.pk}/acknowledge/"' in polled.text
+
+
+def test_lists_read_a_fixed_number_of_queries(
+    client_for, scenario, trainee, lead, django_assert_max_num_queries
+):
+    for _ in range(5):
+        running.schedule_drill(scenario=scenario, trainee=trainee, game_master=lead)
+    client = client_for(lead)
+    with django_assert_max_num_queries(8):
+        assert client.get("/drills/").text.count("drill-row") == 5
+    with django_assert_max_num_queries(8):
+        assert client.get("/teams/payments/scenarios/").status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get(f"/teams/payments/scenarios/{scenario.pk}/").status_code == 200
