@@ -634,3 +634,26 @@ def test_lists_read_a_fixed_number_of_queries(
         assert client.get("/teams/payments/scenarios/").status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(f"/teams/payments/scenarios/{scenario.pk}/").status_code == 200
+
+
+def test_recording_from_a_past_shift_lists_the_alerts_of_that_shift(
+    client_for, lead, primary, trainee, team, other_team
+):
+    inside = occurrence(team, None, 30, name="DuringTheShift")
+    occurrence(team, None, 300, name="AfterTheShift")
+    shift = ShadowShift.objects.create(
+        team=team, trainee=trainee, primary=primary, starts_at=T0, ends_at=T0 + timedelta(hours=2)
+    )
+    page = client_for(lead).get("/teams/payments/scenarios/record/", {"shift": shift.pk})
+    assert f'value="{inside.pk}"' in page.text
+    assert "DuringTheShift" in page.text and "AfterTheShift" not in page.text
+    # Another team's shift does not set the window.
+    elsewhere = ShadowShift.objects.create(
+        team=other_team,
+        trainee=trainee,
+        primary=primary,
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=2),
+    )
+    page = client_for(lead).get("/teams/payments/scenarios/record/", {"shift": elsewhere.pk})
+    assert "DuringTheShift" not in page.text

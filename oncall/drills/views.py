@@ -30,6 +30,7 @@ from oncall.drills.running import DrillError
 from oncall.drills.steps import StepError
 from oncall.drills.timeline import assess, clock, timeline
 from oncall.runbooks.models import Runbook
+from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Membership, Team
 
 REFRESH_SECONDS = 5
@@ -301,8 +302,17 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
     tz = request.user.profile.tz
     now = timezone.now()
     source = request.POST if request.method == "POST" else request.GET
+    shift = None
+    if source.get("shift", "").isdigit():
+        # From a past shift's alert timeline: the window is the shift.
+        shift = ShadowShift.objects.filter(pk=int(source["shift"]), team=team).first()
     if "start" in source:
         window = WindowForm(source, tz=tz)
+    elif shift is not None:
+        window = WindowForm(
+            {"start": local_input(shift.starts_at, tz), "end": local_input(shift.ends_at, tz)},
+            tz=tz,
+        )
     else:
         window = WindowForm(
             initial={
