@@ -657,3 +657,16 @@ def test_recording_from_a_past_shift_lists_the_alerts_of_that_shift(
     )
     page = client_for(lead).get("/teams/payments/scenarios/record/", {"shift": elsewhere.pk})
     assert "DuringTheShift" not in page.text
+
+
+def test_a_drill_nobody_ends_ends_by_itself_after_25_hours(drill):
+    assert tick(drill, 25 * 3600 - 1) == 3  # every step, still running
+    drill.refresh_from_db()
+    assert drill.state == Drill.State.RUNNING
+    tick(drill, 25 * 3600 + 1)
+    drill.refresh_from_db()
+    assert drill.state == Drill.State.ENDED
+    ended = ResponseEvent.objects.get(response__drill=drill, kind="ended")
+    assert ended.text == "Ended by itself: nobody ended it within 25 hours."
+    tick(drill, 26 * 3600)  # once only
+    assert ResponseEvent.objects.filter(kind="ended").count() == 1

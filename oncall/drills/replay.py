@@ -12,6 +12,8 @@ visibility timeout, and lost with a worker that dies holding it.
    inject shown). The unique (drill, step) constraint makes a second player
    fail to insert and roll back its copy of the effect; a worker killed
    mid-step commits neither, so the next tick plays the step.
+3. A drill still running an hour after its last possible step ends by itself,
+   so it can be graded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from oncall.drills.models import (
     Drill,
@@ -30,8 +33,10 @@ from oncall.drills.models import (
     ResponseEvent,
     ScenarioStep,
 )
+from oncall.drills.steps import MAX_OFFSET
 
 log = logging.getLogger(__name__)
+ABANDONED_AFTER = timedelta(hours=1)
 
 
 def start_due(now: datetime) -> list[int]:
@@ -111,10 +116,34 @@ def _apply(drill: Drill, step: ScenarioStep, *, now: datetime, by) -> None:
         )
 
 
+def end_abandoned(now: datetime) -> int:
+    """End drills still running an hour after their last possible step (24 h + 1 h),
+    so a drill nobody ended can still be graded; the log says why it ended."""
+    cutoff = now - timedelta(seconds=MAX_OFFSET) - ABANDONED_AFTER
+    ended = 0
+    for pk in Drill.objects.filter(state=Drill.State.RUNNING, started_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )[:500]:
+        with transaction.atomic():
+            if Drill.objects.filter(pk=pk, state=Drill.State.RUNNING).update(
+                state=Drill.State.ENDED, ended_at=now
+            ):
+                ResponseEvent.objects.create(
+                    response=Response.objects.get(drill_id=pk),
+                    kind=ResponseEvent.Kind.ENDED,
+                    at=now,
+                    text=gettext("Ended by itself: nobody ended it within 25 hours."),
+                )
+                ended += 1
+    return ended
+
+
 def replay(now: datetime | None = None) -> int:
-    """One tick: start due drills, play every due step. The number of steps played."""
+    """One tick: start due drills, play every due step, end abandoned ones.
+    The number of steps played."""
     now = now or timezone.now()
     start_due(now)
+    end_abandoned(now)
     played = 0
     for drill in Drill.objects.filter(state=Drill.State.RUNNING).order_by("pk")[:1000]:
         for step in due_steps(drill, now):
