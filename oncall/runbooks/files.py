@@ -6,6 +6,7 @@ BadFile whose message is the reason a person reads next to the file's name.
 """
 
 import contextlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -13,15 +14,18 @@ from pathlib import Path
 import yaml
 from django.utils.translation import gettext as _
 
+from oncall.core.text import TextRefused, check_segment, check_text
 from oncall.runbooks.models import REVIEW_EVERY_DAYS, REVIEWED_YEARS
 from oncall.runbooks.render import Rendered, RenderRefused, render_markdown
 
-# libyaml's safe loader when PyYAML was built with it: ~15x faster than pure Python.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Characters an alert name may not hold: it is one segment of /runbooks/alert/<name>.
 ALERT_FORBIDDEN = set("/\\?#%") | {" ", "\t", "\n"}
 # A path segment the runbook URLs reserve: /runbooks/<slug>/-/diff/ is the diff page.
 RESERVED_SEGMENT = "-"
+# Slug segments no link reaches: browsers and proxies remove them (/x/../ is /).
+DOT_SEGMENTS = (".", "..")
+# %41 in a name: a proxy that decodes the path once more asks for another runbook.
+PERCENT_ESCAPE = re.compile("%[0-9A-Fa-f]{2}")
 
 # Front matter ranges (and REVIEW_EVERY_DAYS, REVIEWED_YEARS from models). Each
 # is a bad-file reason when exceeded, so nothing that reaches the database or
@@ -29,12 +33,46 @@ RESERVED_SEGMENT = "-"
 TEXT_LIMITS = {"title": 300, "team": 50, "service": 100, "owner": 150}
 LIST_LIMITS = {"alerts": (100, 200), "tags": (50, 100)}  # (items, characters each)
 INT64 = 2**63
+# A whole number with more digits than this is out of every range above; it is
+# read as one just past them instead of being converted (Python refuses to
+# convert more than 4,300 digits, and converting is slow long before that).
+MAX_DIGITS = 30
+PAST_EVERY_RANGE = INT64 * 2
 MAX_SLUG = 255  # Runbook.slug and Section.path
 MAX_SOURCE_PATH = 500  # Runbook.source_path and source_root
 
 
 class BadFile(Exception):
     """A file that cannot be imported; the message is the reason shown to the user."""
+
+
+# libyaml's safe loader when PyYAML was built with it: ~15x faster than pure Python.
+class FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader, with values it cannot build read as values each field refuses by name.
+
+    A whole number too long to be in any range is read as one just past them
+    (``review_every`` then says it must be between 1 and 3650, not "more");
+    a date or time that does not exist (2026-13-45) is read as its text
+    (``last_reviewed`` then says it must be a date).
+    """
+
+
+def _whole_number(loader: FrontMatterLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if sum(character.isalnum() for character in text) > MAX_DIGITS:
+        return -PAST_EVERY_RANGE if text.lstrip().startswith("-") else PAST_EVERY_RANGE
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+def _moment(loader: FrontMatterLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", _whole_number)
+FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _moment)
 
 
 @dataclass
@@ -78,7 +116,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         yaml_text = rest[:end]
         body = rest[end + 4 :].partition("\n")[2]
     try:
-        data = yaml.load(yaml_text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(yaml_text, Loader=FrontMatterLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
@@ -97,6 +135,14 @@ def _number_in_range(name: str, value: object) -> None:
         raise BadFile(_("%(field)s: the number is too large") % {"field": name})
 
 
+def _checked(text: str, name: str) -> str:
+    """Text from the front matter by the boundary rule: YAML's escapes can spell NUL."""
+    try:
+        return check_text(text, name=name)
+    except TextRefused as refused:
+        raise BadFile(str(refused)) from None
+
+
 def _text_field(data: dict, name: str) -> str:
     value = data.get(name)
     if value is None:
@@ -104,7 +150,7 @@ def _text_field(data: dict, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise BadFile(_("%(field)s must be text") % {"field": name})
     _number_in_range(name, value)
-    text = str(value).strip()
+    text = _checked(str(value).strip(), name)
     limit = TEXT_LIMITS[name]
     if len(text) > limit:
         raise BadFile(
@@ -133,7 +179,7 @@ def _list_field(data: dict, name: str) -> list[str]:
     items = []
     for item in value:
         _number_in_range(name, item)
-        item = str(item).strip()
+        item = _checked(str(item).strip(), name)
         if len(item) > longest:
             raise BadFile(
                 _("%(field)s: an entry is longer than %(limit)d characters (%(length)d)")
@@ -209,12 +255,40 @@ def slug_for(relative: Path) -> str:
 def check_path(relative: Path) -> None:
     """Raise BadFile for a path whose slug or URL the site cannot hold.
 
-    A folder or file named ``-`` would make a slug such as ``x/-/diff``, whose
-    page the diff route (``/runbooks/<slug>/-/diff/``) answers instead, so
-    ``-`` is reserved as a whole path segment. Paths longer than the database
-    columns fail here rather than at save time.
+    1. Every folder and file name passes the boundary rule for path segments
+       (``check_segment``): a newline in a slug makes every link to it fail,
+       and every page listing it with it.
+    2. A name whose slug segment is ``.`` or ``..`` (``..md``) is unreachable:
+       browsers remove such segments from a URL. A name holding a percent
+       escape (``%2e%2e.md``) is ambiguous: a proxy decoding the path once
+       more would ask for another runbook.
+    3. A folder or file named ``-`` would make a slug such as ``x/-/diff``,
+       whose page the diff route (``/runbooks/<slug>/-/diff/``) answers
+       instead, so ``-`` is reserved as a whole path segment.
+    4. Paths longer than the database columns fail here rather than at save time.
     """
+    for name in relative.parts:
+        try:
+            check_segment(name, name=repr(name))
+        except TextRefused as refused:
+            raise BadFile(
+                _("a folder or file name cannot be part of a link: %(reason)s")
+                % {"reason": refused}
+            ) from None
     segments = relative.with_suffix("").parts
+    for name, segment in zip(relative.parts, segments, strict=True):
+        if segment in DOT_SEGMENTS:
+            raise BadFile(
+                _("the name %(name)r makes the link segment %(segment)r, which browsers remove")
+                % {"name": name, "segment": segment}
+            )
+        if escape := PERCENT_ESCAPE.search(segment):
+            raise BadFile(
+                _(
+                    "the name %(name)r holds %(escape)s, which a link would read as an escaped character"
+                )
+                % {"name": name, "escape": escape.group()}
+            )
     if RESERVED_SEGMENT in segments:
         raise BadFile(
             _("a folder or file named %(segment)r: runbook URLs reserve it")

@@ -7,6 +7,7 @@
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from oncall.core.text import TextRefused, check_text
 from oncall.runbooks.changes import revisions_changed
 from oncall.runbooks.files import (
     MAX_SOURCE_PATH,
@@ -73,12 +75,29 @@ class SyncReport:
         )
 
 
+# In a path shown to people: what would break its line or could not be printed
+# or stored (a name that is not UTF-8 reaches Python as lone surrogates).
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def shown(path: Path) -> str:
-    """A path as people typed it: relative to the working folder when below it."""
+    """A path as people typed it: relative to the working folder when below it,
+    with control characters and undecodable bytes written as escapes (\\n)."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        text = str(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        text = str(path)
+    return UNPRINTABLE.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
+def _storable(text: str) -> bool:
+    """Whether a slug can be stored or looked up: a file name that is not UTF-8
+    reaches Python as lone surrogates, which no database driver can send."""
+    try:
+        check_text(text, name="slug")
+    except TextRefused:
+        return False
+    return True
 
 
 def markdown_files(root: Path) -> list[Path]:
@@ -333,13 +352,14 @@ class _Run:
                 folder=folder,
             )
         slug = slug_for(relative)
-        if slug in self.seen_slugs:
+        # Seen even when it fails: its runbook keeps its revision, it is not archived.
+        first = self.seen_slugs.setdefault(slug, path)
+        check_path(relative)
+        if first != path:
             raise BadFile(
                 _("slug %(slug)s is already taken by %(other)s")
-                % {"slug": slug, "other": shown(self.seen_slugs[slug])}
+                % {"slug": slug, "other": shown(first)}
             )
-        self.seen_slugs[slug] = path
-        check_path(relative)
         existing = self.known.get(slug)
         if existing is not None and _taken_by_other_file(existing, root):
             other = (
@@ -476,6 +496,7 @@ def sync_folders(
         files.extend((root, path, path.relative_to(root)) for path in markdown_files(root))
 
     slugs = {slug_for(rel) for _root, _path, rel in files if rel.name != INDEX_FILE}
+    slugs = {slug for slug in slugs if _storable(slug)}
     candidates = Runbook.objects.select_related("current_revision").defer(
         "current_revision__markdown", "current_revision__html", "current_revision__toc"
     )
@@ -507,10 +528,12 @@ def sync_folders(
 
     root_strs = [str(root) for root in roots if root.is_dir()]
     gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(
-        slug__in=list(run.seen_slugs)
+        slug__in=[slug for slug in run.seen_slugs if _storable(slug)]
     )
     report.archived = gone.update(archived=True, updated_at=timezone.now())
-    Section.objects.filter(source_root__in=root_strs).exclude(path__in=run.seen_sections).delete()
+    Section.objects.filter(source_root__in=root_strs).exclude(
+        path__in=[path for path in run.seen_sections if _storable(path)]
+    ).delete()
 
     shared = (
         AlertName.objects.filter(runbook__archived=False)
