@@ -283,6 +283,13 @@ def test_a_huge_integer_fails_its_file_and_the_rest_imports(db, tmp_path):
         ),
         ("alerts: [" + "A" * 201 + "]", "alerts: an entry is longer than 200 characters (201)"),
         ("title: " + "[" * 5000, "front matter is not valid YAML (line 2)"),
+        ("review_every: " + "9" * 5000, "review_every must be between 1 and 3650 days (not more)"),
+        ("review_every: -" + "9" * 5000, "review_every must be between 1 and 3650 days (not more)"),
+        ("title: " + "9" * 5000, "title: the number is too large"),
+        ("tags: [" + "9" * 5000 + "]", "tags: the number is too large"),
+        ("last_reviewed: 2026-13-45", "last_reviewed must be a date like 2026-10-01"),
+        ('title: "a\\0b"', "title holds a NUL character"),
+        ('alerts: ["Disk\\0Full"]', "alerts holds a NUL character"),
     ],
 )
 def test_front_matter_out_of_range_is_a_named_bad_file(db, tmp_path, front_matter, reason):
@@ -291,6 +298,17 @@ def test_front_matter_out_of_range_is_a_named_bad_file(db, tmp_path, front_matte
     report = sync_folders([tmp_path])
     assert report.errors == [f"{path}: {reason}"]
     assert report.created == 1
+
+
+def test_a_number_too_long_to_read_fails_its_file_without_a_traceback(db, tmp_path, caplog):
+    """Python refuses to read more than 4,300 digits: the file is out of range like
+    any other too large number, said once at INFO, not an error with a traceback."""
+    path = write(tmp_path, "svc/long.md", "---\nreview_every: " + "9" * 5000 + "\n---\n# Long\n")
+    with caplog.at_level("INFO", logger="oncall.runbooks.sync"):
+        report = sync_folders([tmp_path])
+    assert report.errors == [f"{path}: review_every must be between 1 and 3650 days (not more)"]
+    logged = [record for record in caplog.records if "svc/long.md" in record.getMessage()]
+    assert [(record.levelname, record.exc_info) for record in logged] == [("INFO", None)]
 
 
 def test_front_matter_at_the_edges_of_its_ranges_imports(db, tmp_path):
