@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from oncall.runbooks import alert_help
 from oncall.runbooks.search import search
 from oncall.runbooks.sync import sync_folders
 from oncall.runbooks.words import alert_words
@@ -67,3 +68,41 @@ def test_a_prefix_offers_the_alerts_that_start_with_it(library, client_for, trai
     text = page.content.decode()
     assert "Alerts that start with it" in text
     assert "PaymentsApiHighLatency" in text and "PaymentsApiHighErrorRate" in text
+
+
+def test_the_help_for_a_name_is_kept_until_the_runbooks_change(
+    library, tmp_path, client_for, trainee, django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    client = client_for(trainee)
+    url = reverse("runbooks:alert", args=["KubePodCrashLooping"])
+    assert 'href="/runbooks/pods/crash/"' in client.get(url).content.decode()
+    # Asked again: the session and the alert's runbooks are read, the help is kept.
+    with django_assert_max_num_queries(2):
+        again = client.get(url)
+    assert again.status_code == 404 and 'href="/runbooks/pods/crash/"' in again.content.decode()
+    # A sync that makes a runbook about these words, and one that archives one.
+    (tmp_path / "pods" / "kube.md").write_text("# Kube pod crash looping\n\nRestart it.\n")
+    (tmp_path / "pods" / "crash.md").unlink()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = sync_folders([tmp_path])
+    assert (report.created, report.archived) == (1, 1)
+    page = client.get(url).content.decode()
+    assert 'href="/runbooks/pods/kube/"' in page and "/runbooks/pods/crash/" not in page
+
+
+def test_working_out_help_is_limited_per_person(library, client_for, trainee, lead):
+    client = client_for(trainee)
+    for n in range(alert_help.LOOKUP_LIMIT.count):
+        assert client.get(reverse("runbooks:alert", args=[f"NoSuchAlert{n}"])).status_code == 404
+    refused = client.get(reverse("runbooks:alert", args=["PodCrashLooping"]))
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    page = refused.content.decode()
+    assert "You looked up 30 alerts that no runbook answers in the last minute." in page
+    assert 'name="q" value="pod crash looping"' in page  # the search box still works
+    assert "/runbooks/pods/crash/" not in page  # nothing was worked out
+    # Help already kept costs nothing and is still given; another person has their own limit.
+    assert client.get(reverse("runbooks:alert", args=["NoSuchAlert0"])).status_code == 404
+    other = client_for(lead).get(reverse("runbooks:alert", args=["PodCrashLooping"]))
+    assert other.status_code == 404 and "/runbooks/pods/crash/" in other.content.decode()

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from oncall.runbooks import alert_help
 from oncall.runbooks.models import Revision, Runbook, Section, SyncRun
 from oncall.runbooks.tasks import run_sync, sync_refusal
 
@@ -35,6 +36,10 @@ class RunbookAdmin(admin.ModelAdmin):
         "created_at",
     ]  # fmt: skip
     inlines = [RevisionInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        alert_help.forget()  # archived or restored: the help for unknown alerts changes with it
 
 
 @admin.register(Section)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oncall.core.text import TextRefused, check_text
+from oncall.runbooks import alert_help
 from oncall.runbooks.changes import revisions_changed
 from oncall.runbooks.files import (
     MAX_SOURCE_PATH,
@@ -531,6 +532,8 @@ def sync_folders(
         slug__in=[slug for slug in run.seen_slugs if _storable(slug)]
     )
     report.archived = gone.update(archived=True, updated_at=timezone.now())
+    if report.archived:
+        alert_help.forget()  # new revisions renew it through the listener; archiving here
     Section.objects.filter(source_root__in=root_strs).exclude(
         path__in=[path for path in run.seen_sections if _storable(path)]
     ).delete()

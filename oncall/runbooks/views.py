@@ -20,11 +20,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from oncall.runbooks import reader_pages
-from oncall.runbooks.models import AlertName, Revision, Runbook, Section
+from oncall.runbooks import alert_help, reader_pages
+from oncall.runbooks.models import Revision, Runbook, Section
 from oncall.runbooks.panels import panel_states, render_panels, state_subqueries
-from oncall.runbooks.search import search, suggest, words_of
+from oncall.runbooks.search import search, words_of
 from oncall.runbooks.words import alert_words
+from oncall.teams import ratelimit
 from oncall.teams.models import Team
 from oncall.teams.rows import loaded, prepared_cursor
 
@@ -376,7 +377,8 @@ def alert(request: HttpRequest, alertname: str) -> HttpResponse:
     2. ``?team=`` and ``?service=`` narrow them, unless that leaves none (a
        template may always add the labels; a runbook without a team still wins).
     3. One left: 302 to it. Several: a list, status 300. None: close matches
-       and how to claim the alert, status 404.
+       and how to claim the alert, status 404 (see alert_help: kept per name,
+       limited per person, 429 past the limit).
     """
     candidates = list(
         Runbook.objects.filter(alert_names__key=alertname.lower(), archived=False)
@@ -400,27 +402,19 @@ def alert(request: HttpRequest, alertname: str) -> HttpResponse:
             {"alertname": alertname, "runbooks": narrowed},
             status=300,
         )
-    keys = AlertName.objects.filter(runbook__archived=False).values_list("name", flat=True)
-    by_key = {name.lower(): name for name in keys}
-    close = [
-        by_key[key]
-        for key in difflib.get_close_matches(alertname.lower(), list(by_key), n=5, cutoff=0.6)
-    ]
-    # Typed part of a name (PaymentsApiHigh): the alerts that start with it.
-    starting = sorted(
-        (name for key, name in by_key.items() if key.startswith(alertname.lower())),
-        key=str.lower,
-    )[:10]
-    words = alert_words(alertname)
-    return render(
-        request,
-        "runbooks/alert_missing.html",
-        {
-            "alertname": alertname,
-            "close": [name for name in close if name not in starting],
-            "starting": starting,
-            "words": " ".join(words),
-            "suggested": suggest(words, limit=5),
-        },
-        status=404,
-    )
+    # No runbook answers it: help kept for this name, else worked out within the
+    # asker's limit (see alert_help).
+    context = {"alertname": alertname, "words": " ".join(alert_words(alertname))}
+    context["help"] = alert_help.kept(alertname)
+    if context["help"] is None:
+        decision = ratelimit.hit(alert_help.LOOKUP_LIMIT, request.user.pk)
+        if not decision.allowed:
+            looked_up = _(
+                "You looked up %(count)d alerts that no runbook answers in the last minute."
+            ) % {"count": alert_help.LOOKUP_LIMIT.count}
+            context["refusal"] = f"{looked_up} {decision.message()}"
+            response = render(request, "runbooks/alert_missing.html", context, status=429)
+            response["Retry-After"] = str(decision.retry_after)
+            return response
+        context["help"] = alert_help.work_out(alertname)
+    return render(request, "runbooks/alert_missing.html", context, status=404)
