@@ -262,6 +262,9 @@ def test_it_delivers_every_reminder_once_after_a_worker_is_killed_mid_batch(stac
         assert stack.send(DISPATCH)
         assert sink.trapped.wait(60), worker.log_path.read_text()
         stack.kill_worker(worker)  # kill -9 of the worker and its pool
+        # The server answers only once it has seen the sender hang up, as it
+        # would after a kill; on a loaded machine that takes a moment.
+        assert wait_until(sink.trapped_sender_gone, 30)
         sink.release.set()
         states = stack.states("kill")
         assert states["sent"] == 59

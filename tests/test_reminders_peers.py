@@ -37,6 +37,7 @@ class SmtpSink:
         self.release = threading.Event()
         self._seen = 0
         self._lock = threading.Lock()
+        self._trapped_server = None
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -62,6 +63,7 @@ class SmtpSink:
         if reply is not None:
             return reply
         if self.trap_at is not None and seen == self.trap_at:
+            self._trapped_server = server
             self.trapped.set()
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
@@ -71,6 +73,11 @@ class SmtpSink:
         with self._lock:
             self.messages.append(message)
         return "250 OK"
+
+    def trapped_sender_gone(self) -> bool:
+        """The sender of the trapped message has hung up, as this server has noticed."""
+        server = self._trapped_server
+        return server is not None and (server.transport is None or server.transport.is_closing())
 
     def subjects(self) -> list[tuple[str, str]]:
         """(To, Subject) of each message, with header folding undone."""
