@@ -671,3 +671,23 @@ def test_a_drill_nobody_ends_ends_by_itself_after_25_hours(drill):
     assert ended.text == "Ended by itself: nobody ended it within 25 hours."
     tick(drill, 26 * 3600)  # once only
     assert ResponseEvent.objects.filter(kind="ended").count() == 1
+
+
+def test_the_record_page_names_a_bad_inject_and_stores_nothing(client_for, lead, team):
+    first = occurrence(team, None, 0)
+    response = client_for(lead).post(
+        "/teams/payments/scenarios/record/",
+        {
+            "start": "2026-11-02T11:00",
+            "end": "2026-11-02T13:00",
+            "occurrence": [str(first.pk)],
+            "inject_offset": ["1441"],
+            "inject_text": ["Graph: 5xx at 12%"],
+            "title": "T",
+            "ack_target": "5",
+        },
+    )
+    assert response.status_code == 400
+    assert "Inject 1: the offset must be from 0 to 1440 minutes." in response.text
+    assert "Graph: 5xx at 12%" in response.text  # kept as typed
+    assert not Scenario.objects.exists()

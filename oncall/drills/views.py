@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -351,16 +352,14 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
                     parse_pairs(occurrence.labels_text, name=_("labels")),
                     parse_pairs(occurrence.annotations_text, name=_("annotations")),
                 )
-            except Exception as error:  # noqa: BLE001 - a form's ValidationError, shown by the alert
-                errors.append(
-                    f"{occurrence.alertname}: {' '.join(getattr(error, 'messages', [str(error)]))}"
-                )
+            except ValidationError as error:
+                errors.append(f"{occurrence.alertname}: {' '.join(error.messages)}")
         try:
             injects = parse_injects(
                 request.POST.getlist("inject_offset"), request.POST.getlist("inject_text")
             )
-        except Exception as error:  # noqa: BLE001 - a ValidationError from parse_injects
-            errors.append(" ".join(getattr(error, "messages", [str(error)])))
+        except ValidationError as error:
+            errors.append(" ".join(error.messages))
             injects = []
         if details.is_valid() and not errors:
             data = details.cleaned_data
