@@ -262,19 +262,10 @@ CACHES["pages"] = (
     if REDIS_URL
     else CACHES["default"]
 )
-# Sign-in throttling counts failures across every worker and machine: in Redis
-# when there is one, otherwise in a table of the database they all share (its
-# table is made by oncall/accounts' first migration).
+# Sign-in throttling and rate limits count across every worker and machine:
+# in Redis when there is one, otherwise in a table of the database they all
+# share (oncall/core/counters.py).
 THROTTLE_WINDOW = 15 * 60
-CACHES["throttle"] = (
-    {**CACHES["default"], "TIMEOUT": THROTTLE_WINDOW, "KEY_PREFIX": "throttle"}
-    if REDIS_URL
-    else {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "accounts_throttle_cache",
-        "TIMEOUT": THROTTLE_WINDOW,
-    }
-)
 
 # Celery (read by oncall/celery.py through the CELERY_ namespace).
 BROKER_DIR = VAR_DIR / "broker"
@@ -411,8 +402,11 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
 # Behind a TLS-terminating proxy (nginx, a load balancer) that sets
 # X-Forwarded-Proto, BEHIND_TLS_PROXY=true makes Django trust it; without it,
-# SECURE_SSL_REDIRECT would redirect forever.
-if env_bool("BEHIND_TLS_PROXY", False):
+# SECURE_SSL_REDIRECT would redirect forever. The proxy must also append the
+# client's address to X-Forwarded-For: rate limits and sign-in throttling
+# count the last entry (oncall/core/addresses.py, docs/deploy.md).
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 SECURE_CSP = {

@@ -1,11 +1,11 @@
-"""Sign-in throttling: in-process through the test client, and across two gunicorn workers."""
+"""Sign-in throttling and rate limits: in-process through the test client, and shared by
+two gunicorn workers and by two processes, in Redis and in the database (oncall/core/counters.py)."""
 
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.urls import reverse
 
 from oncall.accounts import throttle
+from oncall.core.addresses import counted_as
 from tests.conftest import PASSWORD
 from tests.stack import ROOT, StackDatabase, app_env, free_port, manage, wait_until
 
@@ -81,13 +82,81 @@ def test_one_address_is_stopped_after_twenty_failures(client, db):
             throttle.forget(username=name)
 
 
-def test_the_window_ends_and_attempts_are_allowed_again(client, trainee, monkeypatch):
+def test_the_window_ends_and_attempts_are_allowed_again(client, trainee, settings):
+    settings.THROTTLE_WINDOW = 5  # seconds: this test waits for it to end
     for _ in range(throttle.USERNAME_LIMIT):
-        attempt(client, "trainee")
+        throttle.record_failure(username="trainee", address="192.0.2.1")
     assert attempt(client, "trainee", PASSWORD).status_code == 429
-    later = time.time() + 15 * 60 + 1
-    monkeypatch.setattr(throttle.time, "time", lambda: later)
+    assert wait_until(lambda: not throttle.seconds_blocked(username="trainee", address=ADDRESS), 10)
     assert attempt(client, "trainee", PASSWORD).status_code == 302
+
+
+def test_a_live_block_is_never_evicted_by_other_failures(client, trainee, db):
+    """16 addresses x 20 failures once pushed the database cache past its 300
+    entries, and culling lifted blocks that still had minutes to run."""
+    for _ in range(throttle.USERNAME_LIMIT):
+        throttle.record_failure(username="trainee", address="192.0.2.1")
+    blocked = throttle.seconds_blocked(username="trainee", address=ADDRESS)
+    assert blocked > 0
+    for host in range(16):
+        for n in range(throttle.ADDRESS_LIMIT):
+            throttle.record_failure(username=f"guess-{host}-{n}", address=f"198.51.100.{host}")
+    assert throttle.seconds_blocked(username="trainee", address=ADDRESS) > 0
+    assert attempt(client, "trainee", PASSWORD).status_code == 429
+    for host in range(16):
+        assert throttle.seconds_blocked(username="anyone", address=f"198.51.100.{host}") > 0
+
+
+# -- which address counts -----------------------------------------------------------------
+
+
+def test_without_the_proxy_setting_x_forwarded_for_is_ignored(client, trainee, settings):
+    settings.BEHIND_TLS_PROXY = False
+    for n in range(throttle.ADDRESS_LIMIT):
+        throttle.record_failure(username=f"nobody-{n}", address=ADDRESS)
+    response = client.post(
+        reverse("login"),
+        {"username": "trainee", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
+    assert response.status_code == 429
+
+
+def test_behind_the_proxy_the_last_forwarded_address_counts_and_earlier_ones_are_ignored(
+    client, trainee, settings
+):
+    """The proxy appends the address it saw (docs/deploy.md); what came before is the client's."""
+    settings.BEHIND_TLS_PROXY = True
+    for n in range(throttle.ADDRESS_LIMIT):
+        throttle.record_failure(username=f"nobody-{n}", address="203.0.113.9")
+
+    def sign_in(forwarded: str) -> int:
+        return client.post(
+            reverse("login"),
+            {"username": "trainee", "password": PASSWORD},
+            headers={"X-Forwarded-For": forwarded},
+        ).status_code
+
+    assert sign_in("203.0.113.9") == 429
+    assert sign_in("198.51.100.1, 10.0.0.1, 203.0.113.9") == 429  # a forged chain gains nothing
+    assert sign_in("203.0.113.9, 198.51.100.1") == 302  # the proxy saw 198.51.100.1
+
+
+def test_an_ipv6_client_counts_by_its_64_network(client, trainee, settings):
+    for n in range(throttle.ADDRESS_LIMIT):
+        throttle.record_failure(username=f"nobody-{n}", address=counted_as(f"2001:db8:5:6::{n:x}"))
+    response = client.post(
+        reverse("login"),
+        {"username": "trainee", "password": PASSWORD},
+        REMOTE_ADDR="2001:db8:5:6:aaaa:bbbb:cccc:dddd",
+    )
+    assert response.status_code == 429
+    other = client.post(
+        reverse("login"),
+        {"username": "trainee", "password": PASSWORD},
+        REMOTE_ADDR="2001:db8:5:7::1",
+    )
+    assert other.status_code == 302
 
 
 def test_the_admin_login_goes_through_the_throttled_sign_in(client, db):
@@ -96,21 +165,30 @@ def test_the_admin_login_goes_through_the_throttled_sign_in(client, db):
     assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
 
 
-# -- two gunicorn workers sharing the counter ---------------------------------------------
+# -- shared by every process: two gunicorn workers, two processes ------------------------------
+
+# The store the counts live in: Redis when the run has one (the PostgreSQL
+# configuration), and the database in every run (SQLite, and PostgreSQL with
+# REDIS_URL left out of the app's environment).
+STORES = ["redis", "database"] if os.environ.get("REDIS_URL") else ["database"]
 
 
-@pytest.fixture
-def gunicorn(tmp_path):
-    """The app under gunicorn with two workers, on its own database (and the
-    test's Redis db when REDIS_URL is set), logging which worker answered."""
-    db = StackDatabase(tmp_path, label="throttle")
-    env = app_env(db, tmp_path, DEBUG="true")
-    if env.get("REDIS_URL"):
-        # The app counts under its own prefix, which outlives this test by the
-        # throttle's window: a run a few minutes ago must not count here.
+@pytest.fixture(scope="module", params=STORES)
+def stack(request, tmp_path_factory):
+    """A migrated database of the module's own, two users, and the app's environment
+    for the store under test."""
+    folder = tmp_path_factory.mktemp(f"limits-{request.param}")
+    db = StackDatabase(folder, label=f"limits_{request.param}")
+    env = app_env(db, folder, DEBUG="true")
+    if request.param == "database":
+        env.pop("REDIS_URL", None)
+    else:
+        # The app counts without a test's key prefix, in this run's own Redis
+        # database: counts left by an earlier run must not count here.
         shared = redis.Redis.from_url(env["REDIS_URL"])
-        for key in shared.scan_iter("throttle:*"):
-            shared.delete(key)
+        for pattern in (":1:login:*", ":1:ratelimit:*", ":1:shared:*"):
+            for key in shared.scan_iter(pattern):
+                shared.delete(key)
     manage(env, "migrate", "--noinput", "-v", "0", timeout=300)
     manage(
         env,
@@ -120,6 +198,16 @@ def gunicorn(tmp_path):
         f"User.objects.create_user('trainee', password='{PASSWORD}'); "
         f"User.objects.create_user('busy', password='{PASSWORD}')",
     )
+    try:
+        yield request.param, env, db
+    finally:
+        db.drop()
+
+
+@pytest.fixture
+def gunicorn(stack, tmp_path):
+    """The app under gunicorn with two workers, logging which worker answered."""
+    _store, env, _db = stack
     port = free_port()
     log = tmp_path / "access.log"
     server = subprocess.Popen(
@@ -152,31 +240,45 @@ def gunicorn(tmp_path):
                 return False
 
         assert wait_until(up, 60), "gunicorn did not start"
-        yield url, log, server.pid
+        assert wait_until(lambda: len(_worker_pids(server.pid)) == 2, 30), "no two workers"
+        yield url, log, _worker_pids(server.pid)
     finally:
         server.terminate()
         server.wait(20)
-        db.drop()
 
 
 def _post(url: str, username: str, password: str) -> requests.Response:
     # A fresh connection each time, so either worker may take it.
     with requests.Session() as s:
-        page = s.get(f"{url}/accounts/login/", timeout=10)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        return s.post(
-            f"{url}/accounts/login/",
-            data={"csrfmiddlewaretoken": token, "username": username, "password": password},
-            headers={"Connection": "close"},
-            allow_redirects=False,
-            timeout=10,
-        )
+        return _sign_in(s, url, username, password)
 
 
-def _workers(log, status: str = "") -> set[str]:
-    """The workers that answered sign-in POSTs (with ``status``, when given)."""
+def _sign_in(s: requests.Session, url: str, username: str, password: str) -> requests.Response:
+    page = s.get(f"{url}/accounts/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    return s.post(
+        f"{url}/accounts/login/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+        headers={"Connection": "close"},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def _workers(log, status: str = "", path: str = "") -> set[str]:
+    """The workers that answered POSTs (to ``path``, with ``status``, when given)."""
     lines = [line.split() for line in log.read_text().splitlines() if " POST " in line]
-    return {fields[0] for fields in lines if not status or fields[-1] == status}
+    return {
+        fields[0]
+        for fields in lines
+        if (not status or fields[-1] == status) and (not path or fields[2] == path)
+    }
+
+
+def _answered(log, workers: set[str], status: str = "", path: str = "") -> bool:
+    """Whether exactly ``workers`` answered those POSTs. A worker writes its
+    access-log line after the response has gone, so the line may come later."""
+    return wait_until(lambda: _workers(log, status, path) == workers, 10)
 
 
 def _worker_pids(master: int) -> list[int]:
@@ -198,18 +300,80 @@ def _only(worker: int, workers: list[int]):
 
 
 @pytest.mark.slow
-def test_two_gunicorn_workers_share_the_count(gunicorn):
-    url, log, master = gunicorn
-    assert wait_until(lambda: len(_worker_pids(master)) == 2, 30), "two workers did not start"
-    first, second = _worker_pids(master)
-    user = "trainee"
+def test_two_gunicorn_workers_share_the_sign_in_count(gunicorn):
+    url, log, (first, second) = gunicorn
     # Every failure is counted by the first worker ...
     with _only(first, [first, second]):
-        statuses = [_post(url, user, "wrong").status_code for _ in range(throttle.USERNAME_LIMIT)]
+        statuses = [
+            _post(url, "trainee", "wrong").status_code for _ in range(throttle.USERNAME_LIMIT)
+        ]
     assert statuses == [200] * throttle.USERNAME_LIMIT
-    assert _workers(log) == {f"<{first}>"}
+    assert _answered(log, {f"<{first}>"})
     # ... and the second worker, which counted none of them, refuses the next.
     with _only(second, [first, second]):
-        refused = _post(url, user, "wrong").status_code
+        refused = _post(url, "trainee", "wrong").status_code
     assert refused == 429
-    assert _workers(log, "429") == {f"<{second}>"}
+    assert _answered(log, {f"<{second}>"}, "429")
+
+
+@pytest.mark.slow
+def test_two_gunicorn_workers_share_a_rate_limit(gunicorn):
+    """Five new calendar links an hour: not five per worker (ten with two)."""
+    url, log, (first, second) = gunicorn
+    path = "/profile/calendar-token/"
+    with requests.Session() as s:
+        with _only(first, [first, second]):
+            assert _sign_in(s, url, "busy", PASSWORD).status_code == 302
+            token = s.cookies["csrftoken"]
+
+            def regenerate() -> int:
+                return s.post(
+                    f"{url}{path}",
+                    headers={"X-CSRFToken": token, "Connection": "close"},
+                    allow_redirects=False,
+                    timeout=10,
+                ).status_code
+
+            made = [regenerate() for _ in range(5)]
+        assert made == [302] * 5
+        assert _answered(log, {f"<{first}>"}, path=path)
+        with _only(second, [first, second]):
+            refused = regenerate()
+    assert refused == 429
+    assert _answered(log, {f"<{second}>"}, "429", path)
+
+
+COUNT_IN_A_PROCESS = """
+from oncall.core import counters
+for _ in range({n}):
+    counters.add_one("shared:concurrent", seconds=600)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_counting_at_once_lose_no_count(stack):
+    """Each count is one atomic step in either store: 2 x 150 at once make 300."""
+    _store, env, _db = stack
+    n = 150
+    script = COUNT_IN_A_PROCESS.format(n=n)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        _out, errors = process.communicate(timeout=300)
+        assert process.returncode == 0, errors[-3000:]
+    shown = manage(
+        env,
+        "shell",
+        "-c",
+        "from oncall.core import counters; print(counters.read(['shared:concurrent']))",
+    )
+    assert "Window(count=300," in shown

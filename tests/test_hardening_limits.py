@@ -1,7 +1,8 @@
 """Rate limits on actions that make the app send or work on someone's behalf.
 
-The counters live in Django's cache. Each test here gets a cache of its own;
-the last test runs the limit through two separate Redis clients, as two
+The counters live in Redis when the default cache is Redis, otherwise in the
+test's database (oncall/core/counters.py). Each test here gets a cache of its
+own; the last test runs the limit through two separate Redis clients, as two
 gunicorn workers would, against a real redis-server on loopback.
 """
 
@@ -79,7 +80,7 @@ def test_it_limits_new_calendar_links_to_five_an_hour(client_for, trainee):
     assert trainee.profile.calendar_token == token
 
 
-def test_it_opens_a_new_window_once_the_old_one_is_over(settings):
+def test_it_opens_a_new_window_once_the_old_one_is_over(settings, db):
     limit = ratelimit.Limit("short", count=1, period=timedelta(seconds=1))
     assert ratelimit.hit(limit, "k").allowed
     refused = ratelimit.hit(limit, "k")

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from oncall.accounts import throttle
+from oncall.core.addresses import client_address
 
 
 class SignInForm(AuthenticationForm):
@@ -27,7 +28,7 @@ class SignInForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if not (username and password):
             return self.cleaned_data
-        address = throttle.client_address(self.request)
+        address = client_address(self.request)
         # Refused before authenticate(): a throttled attempt costs no password hashing.
         wait = throttle.seconds_blocked(username=username, address=address)
         if wait:
