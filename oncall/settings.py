@@ -372,8 +372,12 @@ if not OIDC_ISSUER and not LOCAL_LOGIN:
         "LOCAL_LOGIN=false leaves no way to sign in: set OIDC_ISSUER (and its client) too"
     )
 # A kept session ("keep me signed in on this device") lasts 30 days from the
-# last visit; any other lasts until the browser closes.
+# last visit; any other lasts until the browser closes, and on the server 12
+# hours from the last visit. A session nobody is signed in to (a single
+# sign-on under way) lasts 10 minutes. oncall/accounts/sessions.py applies them.
 SESSION_COOKIE_AGE = 30 * 24 * 60 * 60
+SESSION_NOT_KEPT_AGE = 12 * 60 * 60
+SESSION_SIGNED_OUT_AGE = 10 * 60
 # Every signed-in request reads its session and its user: one statement
 # reads both (oncall/accounts/sessions.py). docs/deploy.md weighs the choices.
 SESSION_ENGINE = "oncall.accounts.sessions"

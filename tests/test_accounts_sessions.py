@@ -1,10 +1,17 @@
-"""Sessions read with their user in one statement, and every check Django makes still made."""
+"""Sessions read with their user in one statement, every check Django makes still made,
+and each session ending on the server when it should."""
 
-from django.contrib.auth import SESSION_KEY
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from oncall.accounts.middleware import KEEP, REFRESHED
 from oncall.accounts.models import Session
 from oncall.accounts.sessions import SessionStore
 from tests.conftest import PASSWORD
@@ -99,3 +106,99 @@ def test_beat_clears_sessions_past_their_end_every_day(trainee):
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
     schedule = app.conf.beat_schedule["accounts-clear-expired-sessions"]
     assert schedule["task"] == clear_expired_sessions.name
+
+
+# -- how long a session lasts on the server ------------------------------------------------
+
+
+def _row(client) -> Session:
+    return Session.objects.get(session_key=client.cookies["sessionid"].value)
+
+
+def _ends_in(session: Session) -> float:
+    return (session.expire_date - timezone.now()).total_seconds()
+
+
+def test_a_sign_in_not_kept_ends_on_the_server_12_hours_after_its_last_use(client, trainee):
+    response = client.post(reverse("login"), {"username": "trainee", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.cookies["sessionid"]["max-age"] == ""  # ends with the browser
+    assert 12 * 3600 - 60 < _ends_in(_row(client)) <= 12 * 3600
+
+
+def test_a_session_not_kept_rolls_forward_while_it_is_used(client, trainee):
+    client.post(reverse("login"), {"username": "trainee", "password": PASSWORD})
+    signed_in_until = _row(client).expire_date
+    # Within 15 minutes of the last push, a page writes nothing.
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/profile/").status_code == 200
+    assert not [q for q in queries if "UPDATE" in q["sql"] and "accounts_session" in q["sql"]]
+    assert _row(client).expire_date == signed_in_until
+    # Used again 20 minutes after the last push: the end moves to 12 hours from now.
+    session = client.session
+    session[REFRESHED] = time.time() - 20 * 60
+    session.save()
+    Session.objects.filter(pk=session.session_key).update(
+        expire_date=timezone.now() + timedelta(hours=11, minutes=40)
+    )
+    assert client.get("/profile/").status_code == 200
+    assert 12 * 3600 - 60 < _ends_in(_row(client)) <= 12 * 3600
+    assert client.cookies["sessionid"]["max-age"] == ""
+
+
+def test_a_session_nobody_is_signed_in_to_lasts_10_minutes(client, trainee):
+    """The signed-out page keeps the provider's sign-out link in a new anonymous session."""
+    client.post(reverse("login"), {"username": "trainee", "password": PASSWORD, "keep": "on"})
+    client.post(reverse("logout"))
+    store = client.session
+    store["provider_logout_url"] = "https://idp.example.com/end"
+    store.save()
+    row = Session.objects.get(session_key=store.session_key)
+    assert row.user_id is None
+    assert 600 - 60 < _ends_in(row) <= 600
+
+
+def test_each_new_session_deletes_some_that_have_ended(trainee):
+    ended = []
+    for _ in range(3):
+        store = SessionStore()
+        store.set_expiry(-1)
+        store.save()
+        ended.append(store.session_key)
+    live = SessionStore()
+    live["note"] = "a sign-in under way"
+    live.save()
+    assert set(Session.objects.values_list("session_key", flat=True)) == {live.session_key}
+
+
+def test_a_deactivated_account_signed_in_by_single_sign_on_is_signed_out(client, trainee):
+    client.force_login(trainee, backend="oncall.accounts.oidc.Backend")
+    assert client.get("/profile/").status_code == 200
+    trainee.is_active = False
+    trainee.save()
+    assert client.get("/profile/").status_code == 302
+
+
+def test_sessions_stored_before_the_upgrade_end_when_the_new_rules_say(transactional_db, trainee):
+    """Migration accounts 0007: nothing stored keeps the old 30 days unless it was kept."""
+    call_command("migrate", "accounts", "0006", verbosity=0)
+    try:
+        store, month = SessionStore(), timezone.now() + timedelta(days=30)
+        signed_in = {SESSION_KEY: str(trainee.pk), BACKEND_SESSION_KEY: "x", HASH_SESSION_KEY: "x"}
+        last_used = time.time() - 3600
+        rows = {
+            "sso-under-way": {"oidc_states": {"s": {"nonce": "n"}}},
+            "not-kept": {**signed_in, KEEP: False, REFRESHED: last_used},
+            "kept": {**signed_in, KEEP: True, REFRESHED: last_used},
+        }
+        for key, data in rows.items():
+            Session.objects.create(
+                session_key=key, session_data=store.encode(data), expire_date=month
+            )
+    finally:
+        call_command("migrate", verbosity=0)
+    ends = dict(Session.objects.values_list("session_key", "expire_date"))
+    assert abs((ends["sso-under-way"] - timezone.now()).total_seconds() - 600) < 120
+    not_kept = datetime.fromtimestamp(last_used + 12 * 3600, UTC)
+    assert abs((ends["not-kept"] - not_kept).total_seconds()) < 1
+    assert ends["kept"] == month

@@ -390,7 +390,10 @@ class Backend(OIDCAuthenticationBackend):
         self.UserModel = get_user_model()
 
     def get_user(self, user_id):
-        return user_by_id(user_id)  # one statement per request (see accounts/backends.py)
+        # One statement per request (see accounts/backends.py). A deactivated
+        # account is signed out, as PasswordBackend does for its sessions.
+        user = user_by_id(user_id)
+        return user if user is not None and user.is_active else None
 
     def authenticate(self, request, nonce=None, code_verifier=None, **kwargs):
         if request is None or nonce is None or not is_configured():

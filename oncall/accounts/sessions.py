@@ -13,18 +13,69 @@ the sessions of Django's table here.
 
 import functools
 
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
 
 from oncall.accounts import backends
+from oncall.accounts.middleware import KEEP
 from oncall.teams.models import Membership
 from oncall.teams.rows import in_columns, loaded, prepared_cursor, select_list
 
+SWEEP = 100
+
+
+def clear_ended(*, limit: int | None = None) -> int:
+    """Delete sessions past their end (at most ``limit``); how many were deleted."""
+    model = SessionStore.get_model_class()
+    now = timezone.now()
+    ended = model.objects.filter(expire_date__lt=now)
+    if limit is not None:
+        ended = model.objects.filter(
+            session_key__in=list(ended.values_list("session_key", flat=True)[:limit]),
+            # Checked again as each is deleted: one renewed meanwhile stays.
+            expire_date__lt=now,
+        )
+    deleted, _by_model = ended.delete()
+    return deleted
+
 
 class SessionStore(db.SessionStore):
+    """Django's database sessions, read with their user, each ending when it should.
+
+    How long a session lasts on the server, from its last save (Django asks
+    ``get_session_cookie_age`` unless a session was given its own expiry):
+
+    - nobody signed in (a single sign-on under way, a signed-out page):
+      ``SESSION_SIGNED_OUT_AGE``, 10 minutes; an anonymous visitor who only
+      starts sign-ins cannot keep rows for longer;
+    - signed in without "keep me signed in": ``SESSION_NOT_KEPT_AGE``, 12
+      hours (the cookie itself ends with the browser, which the server cannot
+      see; rolling_session pushes the end forward while the session is used);
+    - kept: ``SESSION_COOKIE_AGE``, 30 days.
+    """
+
     _user = None  # the user read with the session, until taken
+
+    def create(self) -> None:
+        """A new session; first, up to SWEEP sessions past their end are deleted.
+
+        Beat deletes ended sessions once a day; anonymous clients could make
+        many more than that in a day (each single sign-on started makes one).
+        Deleting a few with each new one keeps the table at about the live
+        sessions, at the cost of one indexed statement per new session.
+        """
+        clear_ended(limit=SWEEP)
+        super().create()
+
+    def get_session_cookie_age(self) -> int:
+        if SESSION_KEY not in self:
+            return settings.SESSION_SIGNED_OUT_AGE
+        if self.get(KEEP) is False:
+            return settings.SESSION_NOT_KEPT_AGE
+        return settings.SESSION_COOKIE_AGE
 
     def take_user(self):
         """The user read with this session (None if it names none), once."""
