@@ -10,6 +10,27 @@ def test_admin_sends_anonymous_visitors_to_sign_in(client, db):
     assert "login" in response["Location"]
 
 
+def test_a_signed_in_member_opening_the_admin_is_told_it_is_for_staff(client_for, trainee):
+    """Not a loop between /admin/login/ and /accounts/login/: one page saying why."""
+    client = client_for(trainee)
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert [url for url, _status in response.redirect_chain] == ["/admin/login/?next=/admin/"]
+    text = response.content.decode()
+    assert "The admin is for staff" in text
+    assert "You are signed in as trainee, who is not staff here" in text
+    # Any admin page, and the sign-in page sent there, end the same way.
+    response = client.get("/accounts/login/?next=/admin/accounts/identity/", follow=True)
+    assert response.status_code == 403
+    assert len(response.redirect_chain) <= 3
+
+
+def test_staff_sent_to_the_admin_login_go_on_to_the_admin(client_for, staff):
+    response = client_for(staff).get("/admin/login/?next=/admin/accounts/identity/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/accounts/identity/"
+
+
 def test_sign_in_page_renders(client, db):
     response = client.get(reverse("login"))
     assert response.status_code == 200

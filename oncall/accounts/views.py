@@ -123,9 +123,20 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@never_cache
 def admin_login(request: HttpRequest) -> HttpResponse:
-    """The admin signs in through the one sign-in page (and its throttling)."""
+    """The admin signs in through the one sign-in page (and its throttling).
+
+    The admin sends here whoever it does not let in. Someone signed in who is
+    not staff would be sent on to sign in again and come straight back (the
+    sign-in page forwards a signed-in person to ``next``), so they get a page
+    saying the admin is for staff instead.
+    """
     next_url = safe_next(request, request.GET.get("next")) or reverse("admin:index")
+    if request.user.is_authenticated:
+        if request.user.is_active and request.user.is_staff:
+            return redirect(next_url)
+        return render(request, "accounts/admin_for_staff.html", status=403)
     return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 
 
