@@ -52,6 +52,30 @@ def test_a_claim_missing_or_of_the_wrong_type_is_named(change, message):
     assert message in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "claim", "reason"),
+    [
+        ({"email": "ada\x00@example.com"}, "email", "NUL character"),
+        ({"given_name": "Ada\udfff"}, "given_name", "lone surrogate (U+DFFF)"),
+        ({"sub": "00u1\x00"}, "sub", "NUL character"),
+        ({"preferred_username": "ada\ud800"}, "preferred_username", "lone surrogate (U+D800)"),
+        ({"groups": ["oncall-payments", "oncall-\x00"]}, "groups", "NUL character"),
+        ({"name": "\udc80", "given_name": None, "family_name": None}, "name", "lone surrogate"),
+    ],
+)
+def test_a_claim_with_nul_or_a_lone_surrogate_refuses_the_sign_in_naming_it(
+    change, claim, reason
+):
+    # The boundary rule (oncall/core/text.py): PostgreSQL refuses NUL in text,
+    # SQLite's driver cannot encode a surrogate; either would be a 500 later.
+    claims = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
+    with pytest.raises(SignInRefused) as refused:
+        read_person(claims)
+    message = str(refused.value)
+    assert f"“{claim}” claim: it holds characters that cannot be stored" in message
+    assert reason in message
+
+
 def test_the_username_claim_is_configurable(settings):
     settings.OIDC_USERNAME_CLAIM = "email"
     assert read_person(GOOD).username == "ada@example.com"

@@ -28,6 +28,7 @@ from mozilla_django_oidc.utils import import_from_settings
 from oncall.accounts.backends import user_by_id
 from oncall.accounts.groups import sync_teams
 from oncall.accounts.models import Identity
+from oncall.core.text import TextRefused, check_text
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,14 @@ class ProviderUnavailable(Exception):
 class SignInRefused(Exception):
     """The provider answered, and what it said does not let this person in.
 
-    The message is shown to the person as it is: it names the problem.
+    The message is shown to the person as it is: it names the problem. When
+    an admin can let them in by linking their identity to an account by hand,
+    ``identity`` holds what the admin needs: (issuer, subject).
     """
+
+    def __init__(self, message: str, *, identity: tuple[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.identity = identity
 
 
 def is_configured() -> bool:
@@ -235,12 +242,23 @@ def _text_claim(claims: dict, name: str, *, required: bool, max_length: int) -> 
         return ""
     if not isinstance(value, str):
         raise _claim_error(name, _("it is %(type)s, not text.") % {"type": _json_type(value)})
+    _check_text(value, name)
     value = value.strip()
     if required and not value:
         raise _claim_error(name, _("it is empty."))
     if len(value) > max_length:
         raise _claim_error(name, _("it is longer than %(n)d characters.") % {"n": max_length})
     return value
+
+
+def _check_text(value: str, claim: str) -> None:
+    """The boundary rule for text (oncall/core/text.py): no NUL, no lone surrogate."""
+    try:
+        check_text(value, name=claim)
+    except TextRefused as e:
+        raise _claim_error(
+            claim, _("it holds characters that cannot be stored (%(reason)s).") % {"reason": e}
+        ) from None
 
 
 def read_person(claims: dict) -> Person:
@@ -258,6 +276,8 @@ def read_person(claims: dict) -> Person:
     groups = claims.get(settings.OIDC_GROUPS_CLAIM, [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise _claim_error(settings.OIDC_GROUPS_CLAIM, _("it is not a list of group names."))
+    for group in groups:
+        _check_text(group, settings.OIDC_GROUPS_CLAIM)
     first = _text_claim(claims, "given_name", required=False, max_length=150)
     last = _text_claim(claims, "family_name", required=False, max_length=150)
     if not (first or last):
@@ -273,12 +293,26 @@ def read_person(claims: dict) -> Person:
     )
 
 
+def linkable_by_email(user) -> bool:
+    """Whether a sign-in whose verified email is this user's may link to them.
+
+    Only an account that could not sign in any other way: never staff or a
+    superuser, never one with a usable password. Linking those by email would
+    hand them to whoever controls that address at the provider (an address
+    reused, a provider that verifies carelessly); an admin links them by
+    hand instead.
+    """
+    return not (user.is_staff or user.is_superuser or user.has_usable_password())
+
+
 def user_for(person: Person):
     """The local user this person signs in as, created on first sign-in.
 
     1. Someone who signed in before is found by issuer and subject.
     2. Otherwise a local user with the same email is linked, but only when the
-       provider says the email is verified, and only if exactly one has it.
+       provider says the email is verified, only if exactly one has it, and
+       only if that account is ``linkable_by_email``; any other is refused
+       with what an admin needs to link it by hand.
     3. Otherwise a new user is made with the username claim, unless that
        username is taken: an unverified claim never takes over an account.
     Runs inside the caller's transaction: a refusal leaves nothing behind.
@@ -317,17 +351,32 @@ def user_for(person: Person):
                     "Several accounts here use %(email)s, so oncall cannot tell which one is "
                     "yours. Ask an admin to give each account its own email address."
                 )
-                % {"email": person.email}
+                % {"email": person.email},
+                identity=(issuer, person.subject),
             )
         if same_email:
             user = same_email[0]
+            if not linkable_by_email(user):
+                raise SignInRefused(
+                    _(
+                        "An account with %(email)s exists here, but it is an administrator's "
+                        "account or one that signs in with a password, and oncall never links "
+                        "such an account to a %(provider)s sign-in by email address: whoever "
+                        "controls that address at %(provider)s would get the account. Ask an "
+                        "admin to link your %(provider)s identity to it by hand, with the "
+                        "details below."
+                    )
+                    % {"email": person.email, "provider": settings.OIDC_PROVIDER_NAME},
+                    identity=(issuer, person.subject),
+                )
             if Identity.objects.filter(user=user, issuer=issuer).exists():
                 raise SignInRefused(
                     _(
                         "The account with %(email)s is already linked to another person at "
                         "%(provider)s. Ask an admin to sort out which account is yours."
                     )
-                    % {"email": person.email, "provider": settings.OIDC_PROVIDER_NAME}
+                    % {"email": person.email, "provider": settings.OIDC_PROVIDER_NAME},
+                    identity=(issuer, person.subject),
                 )
             Identity.objects.create(user=user, issuer=issuer, subject=person.subject)
             return user
@@ -340,7 +389,8 @@ def user_for(person: Person):
                 "that account. Ask an admin to link the two, or to confirm your email address "
                 "at the identity provider."
             )
-            % {"username": person.username, "provider": settings.OIDC_PROVIDER_NAME}
+            % {"username": person.username, "provider": settings.OIDC_PROVIDER_NAME},
+            identity=(issuer, person.subject),
         )
     user = User.objects.create_user(
         username=person.username,

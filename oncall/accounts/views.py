@@ -1,4 +1,6 @@
 import logging
+import time
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -21,10 +23,16 @@ from oncall.accounts.groups import groups_for_team
 from oncall.accounts.landing import landing_url, safe_next, waiting_alert
 from oncall.accounts.middleware import keep_signed_in
 from oncall.accounts.models import MembershipChange
+from oncall.core.addresses import client_address
+from oncall.teams import ratelimit
 from oncall.teams.access import teams_led_by
 from oncall.teams.models import Membership, Team
 
 logger = logging.getLogger(__name__)
+
+# Starting single sign-on stores a session: at most this many starts a
+# minute from one address (or IPv6 /64), enough for an office behind one NAT.
+SSO_START_LIMIT = ratelimit.Limit("sso-start", count=20, period=timedelta(minutes=1))
 
 SSO_NEXT = "oidc_login_next"
 SSO_KEEP = "sso_keep_signed_in"
@@ -154,6 +162,20 @@ class SSOStartView(OIDCAuthenticationRequestView):
         if not oidc.is_configured():
             raise Http404("Single sign-on is not configured")
         next_url = safe_next(request, request.GET.get("next"))
+        # Each start stores a session (for 10 minutes while nobody is signed in
+        # to it, see sessions.py): one address may not start sign-ins without end.
+        decision = ratelimit.hit(SSO_START_LIMIT, client_address(request))
+        if not decision.allowed:
+            response = _refused(
+                request,
+                _("Too many sign-ins were started from your network just now.")
+                + " "
+                + decision.message(),
+                status=429,
+                next_url=next_url,
+            )
+            response["Retry-After"] = str(decision.retry_after)
+            return response
         try:
             self.OIDC_OP_AUTH_ENDPOINT = oidc.discover()["authorization_endpoint"]
         except oidc.ProviderUnavailable:
@@ -169,19 +191,39 @@ class SSOStartView(OIDCAuthenticationRequestView):
 sso_start = login_not_required(never_cache(SSOStartView.as_view()))
 
 
-def _refused(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
-    next_url = request.session.get(SSO_NEXT) or ""
+def _refused(
+    request: HttpRequest,
+    message: str,
+    *,
+    status: int = 400,
+    identity: tuple[str, str] | None = None,
+    next_url: str | None = None,
+) -> HttpResponse:
+    """The page saying why single sign-on did not sign this person in.
+
+    With ``identity`` (issuer, subject) it also shows what an admin needs to
+    link that identity to an account by hand.
+    """
+    if next_url is None:
+        next_url = request.session.get(SSO_NEXT) or ""
     return render(
         request,
         "accounts/sso_error.html",
         {
             "message": message,
+            "identity": identity,
             "retry_url": _sso_start_url(next_url),
             "login_url": f"{reverse('login')}?{urlencode({'next': next_url, 'choose': '1'})}",
             "provider_name": settings.OIDC_PROVIDER_NAME,
         },
         status=status,
     )
+
+
+def _recent(flow: object) -> bool:
+    """Whether a sign-in was started within SESSION_SIGNED_OUT_AGE (its session's life)."""
+    added = flow.get("added_on") if isinstance(flow, dict) else None
+    return isinstance(added, int | float) and time.time() - added <= settings.SESSION_SIGNED_OUT_AGE
 
 
 @login_not_required
@@ -209,6 +251,8 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
             _("%(provider)s did not sign you in: %(reason)s")
             % {"provider": settings.OIDC_PROVIDER_NAME, "reason": reason[:300]},
         )
+    if flow is not None and not _recent(flow):
+        flow = None  # older than a session with nobody signed in lasts
     if flow is None or not request.GET.get("code"):
         return _refused(
             request,
@@ -233,7 +277,7 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
         )
     except oidc.SignInRefused as e:
         logger.warning("sign-in callback refused: %s", e)
-        return _refused(request, str(e), status=403)
+        return _refused(request, str(e), status=403, identity=e.identity)
     if user is None or not user.is_active:
         return _refused(request, _("This account is turned off here. Ask an admin."), status=403)
     id_token = request.session.get(ID_TOKEN)

@@ -1,16 +1,18 @@
 """Single sign-on in Chromium against a real OpenID Connect provider (oidc-provider on Node.js)."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from oncall.accounts.models import Identity, MembershipChange
+from oncall.accounts.models import Identity, MembershipChange, Session
 from oncall.runbooks.sync import sync_folders
 from oncall.teams.models import Membership
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_user
 from tests.oidc_provider import Provider, configure, idp_sign_in
 from tests.stack import free_port
 
@@ -46,6 +48,24 @@ ACCOUNTS = {
     "primary-at-idp": {
         "preferred_username": "p.rimary",
         "email": "primary@example.com",
+        "email_verified": True,
+    },
+    # The local superuser's address, in capitals, vouched for by the provider.
+    "admin-at-idp": {
+        "preferred_username": "a.dmin",
+        "email": "ADMIN@example.com",
+        "email_verified": True,
+    },
+    # Claims that cannot be stored: a NUL (PostgreSQL), a lone surrogate (SQLite).
+    "nul-name": {
+        "preferred_username": "nul",
+        "email": "nul@example.com",
+        "email_verified": True,
+        "given_name": "Ada\x00",
+    },
+    "surrogate-email": {
+        "preferred_username": "surrogate",
+        "email": "s\udfff@example.com",
         "email_verified": True,
     },
 }
@@ -143,6 +163,9 @@ def test_a_shared_device_sign_in_lasts_the_browser_session(live_server, page, id
     page.wait_for_url(f"{live_server.url}/")
     session = next(c for c in page.context.cookies() if c["name"] == "sessionid")
     assert session["expires"] == -1  # a session cookie: gone when the browser closes
+    # On the server it ends 12 hours after its last use, not 30 days.
+    ends = Session.objects.get(session_key=session["value"]).expire_date
+    assert ends <= timezone.now() + timedelta(hours=12)
 
 
 @pytest.mark.parametrize(
@@ -223,15 +246,83 @@ def test_an_unverified_email_does_not_take_over_a_local_account(
     assert not signed_in(page, live_server)
 
 
-def test_a_verified_email_links_the_existing_local_account(
+def test_a_verified_email_links_an_existing_account_without_a_password(
     live_server, page, idp, samples, primary
 ):
+    primary.set_unusable_password()  # made by a lead or an import, never signed in here
+    primary.save()
     page.goto(f"{live_server.url}/accounts/login/")
     page.click("text=Sign in with Example SSO")
     idp_sign_in(page, "primary-at-idp")
     page.wait_for_url(f"{live_server.url}/")
     assert Identity.objects.get().user == primary
     assert not get_user_model().objects.filter(username="p.rimary").exists()
+
+
+def test_a_verified_email_never_signs_in_as_the_superuser_until_an_admin_links_it(
+    live_server, browser, page, idp, samples, staff
+):
+    admin = get_user_model().objects.create_superuser(
+        "admin", "admin@example.com", "a-long-admin-password"
+    )
+    page.goto(f"{live_server.url}/accounts/login/?next=/admin/")
+    page.click("text=Sign in with Example SSO")
+    idp_sign_in(page, "admin-at-idp")
+    page.wait_for_url(f"{live_server.url}/accounts/oidc/callback/**")
+    expect(page.locator("h1")).to_have_text("Sign-in failed")
+    expect(page.locator("[role=alert]")).to_contain_text(
+        "never links such an account to a Example SSO sign-in by email address"
+    )
+    subject = page.locator(".identity-details dd").nth(1).inner_text()
+    assert subject == "admin-at-idp"
+    assert not Identity.objects.exists()
+    assert not signed_in(page, live_server)
+    assert page.request.get(f"{live_server.url}/admin/", max_redirects=0).status == 302
+
+    # Staff link the identity on the admin's page in the admin, by hand.
+    context = browser.new_context()
+    staff_page = context.new_page()
+    staff_page.goto(f"{live_server.url}/accounts/login/?next=/admin/auth/user/{admin.pk}/change/")
+    password_form = staff_page.locator(
+        "form[method=post]", has=staff_page.locator("[name=password]")
+    )
+    password_form.locator("[name=username]").fill(staff.username)
+    password_form.locator("[name=password]").fill(PASSWORD)
+    password_form.locator("button[type=submit]").click()
+    staff_page.wait_for_url(f"{live_server.url}/admin/auth/user/{admin.pk}/change/")
+    staff_page.click("text=Add another identity")
+    row = staff_page.locator(".dynamic-identities").last
+    expect(row.locator("input[name$='-issuer']")).to_have_value(idp.issuer)
+    row.locator("input[name$='-subject']").fill(subject)
+    staff_page.click("input[name=_save]")
+    expect(staff_page.locator(".messagelist")).to_contain_text("was changed successfully")
+    context.close()
+    assert Identity.objects.get().user == admin
+
+    page.goto(f"{live_server.url}/accounts/login/?next=/admin/")
+    page.click("text=Sign in with Example SSO")
+    page.wait_for_url(f"{live_server.url}/admin/")  # still signed in at the provider
+    expect(page.locator("#user-tools")).to_contain_text("admin")
+
+
+@pytest.mark.parametrize(
+    ("login", "claim"), [("nul-name", "given_name"), ("surrogate-email", "email")]
+)
+def test_a_claim_that_cannot_be_stored_is_named_and_nobody_is_made(
+    live_server, page, idp, samples, login, claim
+):
+    before = users()
+    responses = []
+    page.on("response", lambda r: responses.append(r) if "/oidc/callback/" in r.url else None)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.click("text=Sign in with Example SSO")
+    idp_sign_in(page, login)
+    expect(page.locator("[role=alert]")).to_contain_text(
+        f"“{claim}” claim: it holds characters that cannot be stored"
+    )
+    assert [r.status for r in responses] == [403]  # refused, never a 500
+    assert users() == before
+    assert not Identity.objects.exists()
 
 
 def test_groups_map_to_teams_on_every_sign_in(live_server, browser, idp, samples, team, settings):
