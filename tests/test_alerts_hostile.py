@@ -21,6 +21,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from oncall.alerts.models import AlertOccurrence
+from oncall.alerts.resolve import parse_runbook_url
 from oncall.alerts.sources import create_source
 from oncall.reminders.models import Reminder
 from oncall.reminders.plan import plan_reminders
@@ -283,3 +284,18 @@ def test_one_teams_source_cannot_pre_claim_a_fingerprint(
     assert (body["new"], body["updated"]) == (1, 0)
     teams = sorted(AlertOccurrence.objects.values_list("team__slug", "deliveries"))
     assert teams == [("payments", 1), ("platform", 1)]
+
+
+def test_a_runbook_url_that_decodes_to_nul_names_no_runbook(client, token, settings):
+    settings.SITE_URL = "https://oncall.example.com"
+    assert parse_runbook_url("https://oncall.example.com/runbooks/alert/Disk%00Full") is None
+    assert parse_runbook_url("/runbooks/storage/disk%00/") is None
+    assert parse_runbook_url("/runbooks/alert/DiskFull?team=%00") is None
+    assert parse_runbook_url("/runbooks/alert/DiskFull").alertname == "DiskFull"
+    alerts = [
+        alert(fp="f000000000000001", annotations={"runbook_url": "/runbooks/alert/Disk%00Full"}),
+        alert(fp="f000000000000002", annotations={"runbook_url": "/runbooks/storage%00/disk/"}),
+    ]
+    answer = post(client, payload(*alerts), token).json()
+    assert (answer["new"], answer["rejected"]) == (2, [])
+    assert list(AlertOccurrence.objects.values_list("runbook_count", flat=True)) == [0, 0]

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
 
+from oncall.core.text import TextRefused, check_segment
 from oncall.runbooks.models import AlertName, Runbook
 
 CHUNK = 500
@@ -59,7 +60,8 @@ def parse_runbook_url(url: str) -> AppLink | None:
     """The runbook a URL names, if it points into this app (else None).
 
     Absolute URLs must be on ``SITE_URL``'s scheme and host; a path alone
-    ("/runbooks/...") is taken as ours.
+    ("/runbooks/...") is taken as ours. A name, slug, team or service that
+    decodes to a control character, NUL included, names nothing.
     """
     if not url or len(url) > 2000:
         return None
@@ -84,6 +86,13 @@ def parse_runbook_url(url: str) -> AppLink | None:
     team = (query.get("team") or [""])[0]
     service = (query.get("service") or [""])[0]
     rest = unquote(path[len("/runbooks/") :])
+    try:
+        # "%00" decodes to NUL, which no alert name or slug holds (and
+        # PostgreSQL refuses in a query): such a URL names nothing here.
+        for part in (rest, team, service):
+            check_segment(part, name="runbook_url")
+    except TextRefused:
+        return None
     if rest.startswith("alert/"):
         name = rest[len("alert/") :].strip("/")
         return AppLink(alertname=name, team=team, service=service) if name else None
