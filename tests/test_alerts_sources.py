@@ -1,6 +1,7 @@
 """Alert sources: a lead creates one in the app (token shown once), revokes it, and
 chooses which other teams it may file for; scripts use the command."""
 
+import json
 import re
 from io import StringIO
 
@@ -248,3 +249,41 @@ def test_the_command_sets_the_other_teams(team, other_team):
     with pytest.raises(CommandError, match="no team has the slug 'nope'"):
         call_command("create_alert_source", "payments", "--name", "x", "--other-team", "nope")
     assert not AlertSource.objects.filter(name="x").exists()
+
+
+def test_a_new_token_keeps_the_source_and_its_firing_alerts(client_for, lead, team):
+    client = client_for(lead)
+    old = token_in(client.post(PAGE, {"name": "prod"}).content.decode())
+    source = AlertSource.objects.get()
+    body = json.dumps({"version": "4", "alerts": [{
+        "labels": {"alertname": "DiskFull"}, "startsAt": "2026-12-01T10:00:00Z",
+        "fingerprint": "d15cf011d15cf011",
+    }]})  # fmt: skip
+
+    def post(token):
+        return client.post(
+            "/integrations/alertmanager/", body, content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+
+    assert post(old).status_code == 200
+    response = client.post(f"{PAGE}{source.pk}/token/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert "“prod” has a new token" in html
+    new = token_in(html)
+    assert new != old
+    assert post(old).status_code == 401
+    answer = post(new).json()
+    assert (answer["new"], answer["updated"]) == (0, 1)  # the same occurrence, not a second
+    assert AlertSource.objects.get() == source
+    assert source.occurrences.get().deliveries == 2
+
+
+def test_only_a_lead_of_the_team_gives_a_source_a_new_token(client_for, trainee, outsider, source):
+    for user in (trainee, outsider):
+        assert client_for(user).post(f"{PAGE}{source.pk}/token/").status_code == 404
+    key = source.key
+    source.refresh_from_db()
+    assert source.key == key

@@ -13,6 +13,11 @@ urlpatterns = [
         name="revoke_source",
     ),
     path(
+        "teams/<slug:slug>/alert-sources/<int:pk>/token/",
+        views.new_token,
+        name="new_token",
+    ),
+    path(
         "teams/<slug:slug>/alert-sources/<int:pk>/teams/",
         views.source_teams,
         name="source_teams",

@@ -219,6 +219,30 @@ def revoke_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @never_cache
+def new_token(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Give a source a new token, shown once; the old one is refused from now on.
+
+    Rotating in place keeps the source, and with it its occurrences: an
+    alert still firing is the same occurrence under the new token (a second
+    source would file it again as a new one, and page the trainee again).
+    """
+    team = _team_led(request, slug)
+    source = get_object_or_404(AlertSource.objects.active(), team=team, pk=pk)
+    token = source.set_new_token()
+    source.save(update_fields=["key", "secret_hash"])
+    created = {
+        "source": source,
+        "token": token,
+        "snippet": webhook_snippet(source=source, token=token),
+        "rotated": True,
+    }
+    # never_cache: the answer holds a token.
+    return _sources_page(request, team, created=created)
+
+
+@login_required
+@require_POST
+@never_cache
 def source_teams(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Set the other teams a source of the team may file for (each added one led by the user)."""
     team = _team_led(request, slug)
