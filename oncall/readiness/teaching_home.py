@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from oncall.readiness.models import Onboarding
 from oncall.shifts.models import ShadowShift
+from oncall.teams.access import teams_of
 
 # Shifts within this window make someone "a person I teach" even without a
 # mentor link: the last few weeks of shadowing and everything scheduled.
@@ -28,14 +29,17 @@ class Person:
 def context_for(user, *, now: datetime) -> dict:
     """What the teaching home shows ``user``.
 
-    1. My shifts as primary, recent and upcoming (one query).
-    2. Onboardings still going on where I am the mentor, or whose engineer I
-       am paired with in one of those shifts in the same team (one query).
+    1. My shifts as primary, recent and upcoming, in teams I am a member of
+       (one query): a primary removed from a team no longer sees its shifts.
+    2. Onboardings still going on where I am the mentor (in those teams too),
+       or whose engineer I am paired with in one of those shifts in the same
+       team (one query).
     3. Per person: our next shift together, and their debriefs of our shifts
        that left open questions, newest first (from the shifts in step 1).
     """
+    my_teams = teams_of(user)
     shifts = list(
-        ShadowShift.objects.filter(primary=user, ends_at__gte=now - RECENT)
+        ShadowShift.objects.filter(primary=user, team__in=my_teams, ends_at__gte=now - RECENT)
         .exclude(state=ShadowShift.State.CANCELLED)
         .select_related("team", "trainee", "primary")
         .order_by("starts_at")
@@ -45,7 +49,7 @@ def context_for(user, *, now: datetime) -> dict:
     for team_id, trainee_id in pairs:
         paired |= Q(team_id=team_id, engineer_id=trainee_id)
     onboardings = (
-        Onboarding.objects.filter(Q(mentor=user) | paired)
+        Onboarding.objects.filter(Q(mentor=user, team__in=my_teams) | paired)
         .exclude(state=Onboarding.State.CLEARED)
         .exclude(engineer=user)
         .select_related("engineer", "team")

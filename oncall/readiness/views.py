@@ -30,7 +30,7 @@ from oncall.readiness.models import (
 from oncall.readiness.progress import ReadinessError
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import ShadowShift
-from oncall.teams.access import is_lead, teams_led_by
+from oncall.teams.access import is_lead, is_member, teams_led_by
 from oncall.teams.models import Membership, Team
 from oncall.teams.people import display_name
 
@@ -41,8 +41,8 @@ ACTIVITY_SHOWN = 15
 
 
 def _get_onboarding_for_user(request: HttpRequest, pk: int) -> Onboarding:
-    """An onboarding the user may see: their own, one they mentor (read-only), or one of
-    a team they lead (404 otherwise)."""
+    """An onboarding the user may see: their own, one of a team they lead, or one they
+    mentor (read-only) while they are a member of its team (404 otherwise)."""
     onboarding = get_object_or_404(
         Onboarding.objects.select_related(
             "engineer", "team", "template", "mentor", "lead", "cleared_by"
@@ -50,7 +50,9 @@ def _get_onboarding_for_user(request: HttpRequest, pk: int) -> Onboarding:
         pk=pk,
     )
     user = request.user
-    if user.pk in (onboarding.engineer_id, onboarding.mentor_id) or is_lead(user, onboarding.team):
+    if user.pk == onboarding.engineer_id or is_lead(user, onboarding.team):
+        return onboarding
+    if user.pk == onboarding.mentor_id and is_member(user, onboarding.team):
         return onboarding
     raise Http404
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, override
@@ -77,7 +77,7 @@ def _feed_rows(queryset: QuerySet) -> QuerySet:
 
 
 def shifts_for_person(user) -> QuerySet:
-    return _feed_rows(ShadowShift.objects.filter(Q(trainee=user) | Q(primary=user)))
+    return _feed_rows(ShadowShift.objects.visible_to(user).involving(user))
 
 
 def shifts_for_team(team: Team) -> QuerySet:

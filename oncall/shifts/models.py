@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.runbooks.models import Runbook
+from oncall.teams.access import teams_of
 from oncall.teams.models import Team
 
 
@@ -22,12 +23,14 @@ class ShadowShiftQuerySet(models.QuerySet):
         return self.filter(models.Q(trainee=user) | models.Q(primary=user))
 
     def visible_to(self, user) -> "ShadowShiftQuerySet":
-        """Shifts ``user`` may see: as trainee or primary, as a member of the team, or staff."""
+        """Shifts ``user`` may see: their team's as a member, their own as trainee, or staff.
+
+        Being the primary gives no access of its own: a primary removed from
+        the team no longer opens its shifts (the rule is in teams/access.py).
+        """
         if user.is_staff:
             return self
-        return self.filter(
-            models.Q(trainee=user) | models.Q(primary=user) | models.Q(team__memberships__user=user)
-        ).distinct()
+        return self.filter(models.Q(trainee=user) | models.Q(team__in=teams_of(user)))
 
     def upcoming(self, now: datetime | None = None) -> "ShadowShiftQuerySet":
         """Scheduled shifts that have not ended yet (including one on now)."""

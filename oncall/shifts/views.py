@@ -37,7 +37,7 @@ from oncall.teams.subscribe import subscription
 
 
 def _get_shift_for_user(request: HttpRequest, pk: int) -> ShadowShift:
-    """The shift, if the user is its trainee or primary, a member of its team, or staff."""
+    """The shift, if the user is a member of its team, its trainee, or staff (404 otherwise)."""
     shifts = ShadowShift.objects.visible_to(request.user)
     return get_object_or_404(
         shifts.select_related("team", "trainee", "primary", "confirmed_by"), pk=pk
@@ -101,7 +101,11 @@ def index(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "calendar":
         return render(request, "shifts/index.html#calendar", context)
 
-    mine = ShadowShift.objects.involving(user).select_related("team", "trainee", "primary")
+    mine = (
+        ShadowShift.objects.visible_to(user)
+        .involving(user)
+        .select_related("team", "trainee", "primary")
+    )
     upcoming = list(mine.upcoming(now).order_by("starts_at")[:20])
     recent = list(
         mine.filter(ends_at__lte=now)

@@ -1,4 +1,12 @@
-"""Who may see what: the questions every app asks about teams and roles."""
+"""Who may see what: the questions every app asks about teams and roles.
+
+Roles on a team's records last as long as the membership. A person removed
+from a team no longer opens its shifts (past or upcoming), its calendar, or
+the onboardings they mentor there; being a shift's primary or an onboarding's
+mentor gives no access of its own. What is about them stays theirs: their own
+onboarding and their own shifts as trainee, with the debriefs they wrote.
+Staff see everything.
+"""
 
 from typing import NamedTuple
 
