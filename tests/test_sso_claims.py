@@ -63,9 +63,7 @@ def test_a_claim_missing_or_of_the_wrong_type_is_named(change, message):
         ({"name": "\udc80", "given_name": None, "family_name": None}, "name", "lone surrogate"),
     ],
 )
-def test_a_claim_with_nul_or_a_lone_surrogate_refuses_the_sign_in_naming_it(
-    change, claim, reason
-):
+def test_a_claim_with_nul_or_a_lone_surrogate_refuses_the_sign_in_naming_it(change, claim, reason):
     # The boundary rule (oncall/core/text.py): PostgreSQL refuses NUL in text,
     # SQLite's driver cannot encode a surrogate; either would be a 500 later.
     claims = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
