@@ -10,8 +10,14 @@ class ReadinessConfig(AppConfig):
         # The runbook page shows "Mark as read (revision N)" to a trainee who
         # has it on their checklist; runbooks cannot import readiness, so
         # readiness registers the card with it.
+        from oncall.drills import running
         from oncall.readiness.panel import runbook_panel
-        from oncall.readiness.reconcile import is_mentor_for, on_revisions_change, on_shift_change
+        from oncall.readiness.reconcile import (
+            is_mentor_for,
+            on_drill_graded,
+            on_revisions_change,
+            on_shift_change,
+        )
         from oncall.runbooks import changes, panels
         from oncall.shifts import schedule
 
@@ -22,3 +28,5 @@ class ReadinessConfig(AppConfig):
         # The trainee's mentor vouches for their shifts as the primary does.
         schedule.also_vouches(is_mentor_for)
         changes.on_revisions_changed(on_revisions_change)
+        # A drill graded pass by a game master is what a drill item counts.
+        running.on_drill_graded(on_drill_graded)

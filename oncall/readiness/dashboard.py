@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from oncall.readiness import gate
+from oncall.readiness import gate, practice
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.shifts.models import ShadowShift
 from oncall.teams.dates import format_date
@@ -47,6 +47,7 @@ class Row:
     result: gate.GateResult
     idle_days: int
     today: date
+    drills: practice.DrillRecord = practice.NO_DRILLS
 
     @property
     def name(self) -> str:
@@ -82,7 +83,8 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
 
     1. Load the onboardings with their engineers (one query) and their items
        with each runbook's current revision id (one query).
-    2. Count done shadow shifts per trainee and kind for the team (one query).
+    2. Count done shadow shifts per trainee and kind for the team (one query),
+       and read each trainee's drill record in the team (one query).
     3. Evaluate the gate per onboarding in memory. The stored state is
        reconcile's to write; a page only reads.
     """
@@ -114,17 +116,25 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
         )
     )
     shift_counts = gate.team_shift_counts(team.pk)
+    drill_records = practice.drill_records(team.pk)
     rows = []
     for onboarding in onboardings:
         counts = {
             kind: shift_counts.get((onboarding.engineer_id, kind), 0)
             for kind in ShadowShift.Kind.values
         }
+        drills = drill_records.get(onboarding.engineer_id, practice.NO_DRILLS)
         result = gate.evaluate(
-            onboarding, facts=facts.get(onboarding.pk, []), shift_counts=counts, with_statuses=False
+            onboarding,
+            facts=facts.get(onboarding.pk, []),
+            shift_counts=counts,
+            drills_passed=drills.passed,
+            with_statuses=False,
         )
         idle = max((now - onboarding.last_activity_at).days, 0)
-        rows.append(Row(onboarding=onboarding, result=result, idle_days=idle, today=today))
+        rows.append(
+            Row(onboarding=onboarding, result=result, idle_days=idle, today=today, drills=drills)
+        )
     key = sort.removeprefix("-")
     rows.sort(key=SORTS.get(key, SORTS["state"]), reverse=sort.startswith("-"))
     return rows
@@ -190,6 +200,9 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
                 f'<td title="{escape(r.explanation)}">{r.left}{badges}</td>'
                 f"<td>{r.shadow_done}/{r.shadow_required}</td>"
                 f"<td>{r.reverse_done}/{r.reverse_required}</td>"
+                f'<td class="cell-drills">{row.drills.passed}</td>'
+                f"<td>{row.drills.ack_clock}</td>"
+                f"<td>{row.drills.first_runbook_clock}</td>"
                 f"<td>{row.idle_days}{stalled_badge if stalled else ''}</td>"
                 f"<td>{target}</td>"
                 f'<td><span class="badge badge--{row.state}">{state_labels[row.state]}</span></td>'

@@ -127,7 +127,7 @@ class TemplateItemForm(forms.ModelForm):
         self.fields["runbook"].queryset = Runbook.objects.filter(archived=False).order_by("slug")
         self.fields["runbook"].label_from_instance = lambda rb: f"{rb.title} ({rb.slug})"
         self.fields["runbook"].help_text = _("For “read a runbook” items.")
-        self.fields["count"].help_text = _("How many shifts of this kind count.")
+        self.fields["count"].help_text = _("How many shifts of this kind, or drills passed, count.")
         self.order_fields(["section", "new_section", "title", "description", "kind"])
 
     def clean_description(self) -> str:
@@ -150,6 +150,9 @@ class TemplateItemForm(forms.ModelForm):
         if kind in (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT):
             if data.get("count") is not None and not 1 <= data["count"] <= 100:
                 self.add_error("count", _("Between 1 and 100 shifts."))
+        elif kind == Kind.DRILL:
+            if data.get("count") is not None and not 1 <= data["count"] <= 100:
+                self.add_error("count", _("Between 1 and 100 drills."))
         else:
-            data["count"] = 1  # a count means something for shift items only
+            data["count"] = 1  # a count means something for shift and drill items only
         return data

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from oncall.readiness.models import ItemProgress, Kind, Onboarding, progress_percent
+from oncall.readiness.practice import drill_record
 from oncall.shifts.models import ShadowShift
 
 # Which shadow-shift kind a checklist item counts.
@@ -118,6 +119,7 @@ class ItemStatus:
     complete: bool  # done, and signed off where a sign-off is needed
     changed_since_read: bool = False
     shifts_done: int = 0  # confirmed shifts, for shadow and reverse-shadow items
+    drills_done: int = 0  # drills passed, for drill items
 
     @property
     def awaiting_signoff(self) -> bool:
@@ -133,9 +135,9 @@ class ItemStatus:
 class Gap:
     """One required item that holds the gate, in words once asked."""
 
-    what: str  # "shifts", "changed", "unread", "not_done", "signoff"
+    what: str  # "shifts", "drills", "changed", "unread", "not_done", "signoff"
     facts: ItemFacts
-    shifts_done: int = 0
+    shifts_done: int = 0  # shifts confirmed, or drills passed for "drills"
 
 
 @dataclass
@@ -189,7 +191,7 @@ class GateResult:
         by_what: dict[str, list[Gap]] = {}
         for gap in self.gaps:
             by_what.setdefault(gap.what, []).append(gap)
-        parts = [_gap_words(gap) for gap in by_what.get("shifts", [])]
+        parts = [_gap_words(gap) for gap in by_what.get("shifts", []) + by_what.get("drills", [])]
         if not_done := by_what.get("not_done"):
             n = len(not_done)
             if n <= 2:
@@ -238,6 +240,13 @@ def _gap_words(gap: Gap) -> str:
                 count,
             )
         return words % {"done": gap.shifts_done, "count": count}
+    if gap.what == "drills":
+        words = ngettext(
+            "%(done)d of %(count)d drill passed",
+            "%(done)d of %(count)d drills passed",
+            gap.facts.count,
+        )
+        return words % {"done": gap.shifts_done, "count": gap.facts.count}
     if gap.what == "changed":
         return _("“%(title)s” changed since read") % {"title": title}
     if gap.what == "unread":
@@ -276,6 +285,7 @@ def evaluate(
     *,
     items: Iterable[ItemProgress] | None = None,
     shift_counts: dict[str, int] | None = None,
+    drills_passed: int | None = None,
     facts: Iterable[ItemFacts] | None = None,
     with_statuses: bool = True,
 ) -> GateResult:
@@ -283,11 +293,15 @@ def evaluate(
 
     1. Take the onboarding's items (pass them in, with ``runbook`` selected,
        or pass their ``facts`` straight from the database) and its done
-       shadow-shift counts per kind (one query each when not given).
+       shadow-shift counts per kind and the engineer's drills passed in the
+       team (``practice``; one query each when not given, the drills only
+       when the checklist has a drill item).
     2. Per item: a ``read_runbook`` item is done only when the revision read
        is the runbook's current one (read earlier = "changed since read"); a
        shadow or reverse-shadow item is done when the engineer's done shifts
-       of that kind in the team reach its count; any other item is done when
+       of that kind in the team reach its count; a drill item is done when
+       the drills passed reach its count (graded pass by someone other than
+       the engineer; a tick counts for nothing); any other item is done when
        ticked. An item that needs a sign-off is complete only once signed off.
     3. Progress is one figure: required items complete over required items
        (``progress_percent``), the same wherever it is shown.
@@ -322,6 +336,7 @@ def evaluate(
         str(Kind.REVERSE_SHADOW_SHIFT),
     )
     shift_kinds = (shadow_kind, reverse_kind)
+    drill_kind = str(Kind.DRILL)
     shifts_of_kind = {
         str(item_kind): shift_counts.get(shift_kind, 0)
         for item_kind, shift_kind in SHIFT_KIND_OF_ITEM.items()
@@ -329,10 +344,15 @@ def evaluate(
     for item, f in pairs:
         kind = f.kind
         changed = False
-        shifts = 0
+        shifts = drills = 0
         if kind in shift_kinds:
             shifts = shifts_of_kind[kind]
             done = shifts >= f.count
+        elif kind == drill_kind:
+            if drills_passed is None:
+                drills_passed = drill_record(onboarding.team_id, onboarding.engineer_id).passed
+            drills = drills_passed
+            done = drills >= f.count
         elif kind == read_kind and f.runbook_id is not None:
             current = f.current_revision_id
             if current is None:
@@ -351,6 +371,7 @@ def evaluate(
                 complete=complete,
                 changed_since_read=changed,
                 shifts_done=shifts,
+                drills_done=drills,
             )
 
         if not f.required:
@@ -369,6 +390,8 @@ def evaluate(
             gaps.append(Gap("changed", f))
         elif not done and kind in shift_kinds:
             gaps.append(Gap("shifts", f, shifts_done=shifts))
+        elif not done and kind == drill_kind:
+            gaps.append(Gap("drills", f, shifts_done=drills))
         elif not done and kind == read_kind:
             gaps.append(Gap("unread", f))
         elif not done:

@@ -29,6 +29,8 @@ class Kind(models.TextChoices):
 
 
 SHIFT_KINDS = (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT)
+# Items done by a count of what others vouched for, never by the trainee's tick.
+COUNTED_KINDS = (*SHIFT_KINDS, Kind.DRILL)
 
 
 def progress_percent(done: int, total: int) -> int:
@@ -360,6 +362,15 @@ class ItemProgress(models.Model):
     @property
     def is_shift_item(self) -> bool:
         return self.kind in SHIFT_KINDS
+
+    @property
+    def is_drill_item(self) -> bool:
+        return self.kind == Kind.DRILL
+
+    @property
+    def is_counted(self) -> bool:
+        """Done by a count (shifts confirmed, drills passed), not by a tick."""
+        return self.kind in COUNTED_KINDS
 
     @property
     def changed_since_read(self) -> bool:

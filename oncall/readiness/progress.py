@@ -6,13 +6,15 @@ dashboard and the reminders read is never stale after someone acts.
 
 Who vouches for what:
 
-- a task, drill or access check: the engineer ticks it (or a lead, whose tick
+- a task or access check: the engineer ticks it (or a lead, whose tick
   on an item that needs a sign-off is the sign-off too);
 - a runbook read: only the engineer, only after opening the runbook's page at
   that revision (the page hands out a signed proof, ``reading_proof``);
 - a sign-off: a lead, on what is done now; unticking the item or changing its
   note afterwards withdraws it, and the lead who gave it is told;
-- a shadow shift: the primary or a lead confirms it (``shifts.schedule``).
+- a shadow shift: the primary or a lead confirms it (``shifts.schedule``);
+- a drill: a game master other than the engineer grades it pass
+  (``drills.running``); no one ticks a drill item.
 """
 
 from django.core import signing
@@ -85,12 +87,18 @@ def _reading_error() -> ReadinessError:
     )
 
 
+def _refuse_counted(item: ItemProgress) -> None:
+    if item.kind in SHIFT_KINDS:
+        raise ReadinessError(_("Shadow shifts count once the primary confirms them."))
+    if item.kind == Kind.DRILL:
+        raise ReadinessError(_("Drills count once a game master grades them pass."))
+
+
 @transaction.atomic
 def tick_item(*, item: ItemProgress, by, note: str = "") -> None:
     """Mark an item done. A lead's tick on an item that needs a sign-off signs it off too."""
     onboarding = item.onboarding
-    if item.kind in SHIFT_KINDS:
-        raise ReadinessError(_("Shadow shifts count once the primary confirms them."))
+    _refuse_counted(item)
     if item.kind == Kind.READ_RUNBOOK and item.runbook_id is not None:
         if item.runbook.current_revision_id is not None:
             raise _reading_error()
@@ -108,8 +116,7 @@ def tick_item(*, item: ItemProgress, by, note: str = "") -> None:
 
 @transaction.atomic
 def untick_item(*, item: ItemProgress, by, note: str = "") -> None:
-    if item.kind in SHIFT_KINDS:
-        raise ReadinessError(_("Shadow shifts count once the primary confirms them."))
+    _refuse_counted(item)
     signer = item.signed_off_by
     withdrawn = item.untick()
     if note:

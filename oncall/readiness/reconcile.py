@@ -8,7 +8,8 @@ nowhere else:
 - in the same transaction as every change that can move them: an item
   ticked, unticked, noted or signed off (``progress``), a shift scheduled,
   moved, cancelled or confirmed (``on_shift_change``, registered with the
-  shifts app), a runbook given a new revision by a sync
+  shifts app), a drill graded (``on_drill_graded``, registered with the
+  drills app), a runbook given a new revision by a sync
   (``on_revisions_change``, registered with the runbooks app), an onboarding
   started, cleared or reopened;
 - periodically from beat (``reconcile_all``), a safety net for anything that
@@ -26,6 +27,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from oncall.drills.models import Drill
 from oncall.readiness import gate
 from oncall.readiness.models import Activity, ItemProgress, Kind, Onboarding
 from oncall.shifts.models import ShadowShift
@@ -145,6 +147,15 @@ def on_shift_change(change: ShiftChange) -> None:
                     onboarding.engineer_id,
                 ):
                     onboarding.log(verb, actor=change.by, note=_shift_words(shift, onboarding))
+        reconcile(onboarding)
+
+
+def on_drill_graded(drill: Drill) -> None:
+    """A drill was graded: reconcile its trainee's onboardings in its team, in
+    the transaction of the grade (a pass may complete a drill item)."""
+    for onboarding in Onboarding.objects.filter(
+        team_id=drill.team_id, engineer_id=drill.trainee_id
+    ).order_by("pk"):
         reconcile(onboarding)
 
 

@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from oncall.readiness import chart, dashboard, gate, progress, teaching_home
+from oncall.readiness import chart, dashboard, gate, practice, progress, teaching_home
 from oncall.readiness.forms import (
     ActionNoteForm,
     NoteForm,
@@ -174,8 +174,9 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
             "signoff_withdrawn_from",
         )
     )
+    drills = practice.drill_record(onboarding.team_id, onboarding.engineer_id)
     # Asking the gate writes nothing: stored state is reconcile's to write.
-    result = gate.evaluate(onboarding, items=items)
+    result = gate.evaluate(onboarding, items=items, drills_passed=drills.passed)
     sections: dict[str, list] = {}
     for item in items:
         sections.setdefault(item.section, []).append(result.status(item))
@@ -192,6 +193,8 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
     return {
         "onboarding": onboarding,
         "result": result,
+        "drills": drills,
+        "has_drill_item": any(item.is_drill_item for item in items),
         "state": state,
         "sections": sections,
         "next_steps": result.next_steps(3),
