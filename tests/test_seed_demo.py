@@ -39,3 +39,34 @@ def test_seed_demo_adds_kenji_who_reads_japanese_beside_users_who_follow_the_bro
     assert kenji.onboardings.filter(team__slug="payments").exists()
     for name in ("lead", "primary", "trainee", "admin"):
         assert User.objects.get(username=name).profile.language == ""
+
+
+def test_seed_demo_records_a_scenario_and_leaves_a_passed_and_a_scheduled_drill(db):
+    from oncall.drills.demo import SCENARIO_TITLE
+    from oncall.drills.models import Drill, Scenario
+    from oncall.readiness import gate
+    from oncall.readiness.models import Kind, Onboarding
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    scenario = Scenario.objects.get(title=SCENARIO_TITLE)
+    assert scenario.team.slug == "payments"
+    assert scenario.source == Scenario.Source.RECORDED
+    fired = list(scenario.steps.filter(kind="fired").values_list("alertname", "offset"))
+    assert fired == [
+        ("PaymentsApiHighErrorRate", 0),
+        ("PaymentsApiLatencyHigh", 180),
+        ("PaymentsDbConnectionsSaturated", 360),
+    ]
+    drills = Drill.objects.filter(trainee__username="trainee")
+    assert sorted(drills.values_list("state", "grade", "graded_by__username")) == [
+        ("graded", "pass", "primary"),
+        ("scheduled", "", None),
+    ]
+    onboarding = Onboarding.objects.get(engineer__username="trainee")
+    item = onboarding.items.get(kind=Kind.DRILL)
+    status = gate.evaluate(onboarding).status(item)
+    assert (status.drills_done, status.done) == (1, True)
+    assert item.done_at is None  # counted, not ticked
+    mika = Onboarding.objects.get(engineer__username="mika")
+    assert mika.state == Onboarding.State.READY

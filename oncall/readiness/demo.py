@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from oncall.drills import demo as drills_demo
+from oncall.drills.models import Scenario
 from oncall.readiness import default_template
 from oncall.readiness.models import (
     Activity,
@@ -98,6 +100,7 @@ def seed(out) -> None:
     mika = people["mika"]
     if not Onboarding.objects.filter(engineer=mika, team=team).exists():
         _done_shifts(team, mika, primary, lead, now, shadow=3, reverse=2, first_day=30)
+        _passed_drill(team, mika, lead, now - timedelta(days=16))
         onboarding = _start(template, team, mika, primary, lead, now - timedelta(days=40))
         onboarding.target_date = (now + timedelta(days=4)).date()
         onboarding.save(update_fields=["target_date"])
@@ -130,6 +133,7 @@ def seed(out) -> None:
     noa = people["noa"]
     if not Onboarding.objects.filter(engineer=noa, team=team).exists():
         _done_shifts(team, noa, primary, lead, now, shadow=3, reverse=2, first_day=60)
+        _passed_drill(team, noa, lead, now - timedelta(days=40))
         onboarding = _start(template, team, noa, primary, lead, now - timedelta(days=75))
         titles = [i.title for i in onboarding.items.exclude(kind__in=[Kind.READ_RUNBOOK])]
         _progress(
@@ -221,6 +225,13 @@ def _start(template, team, engineer, mentor, lead, started_at: datetime) -> Onbo
     onboarding.activities.update(at=started_at)
     onboarding.refresh_from_db()
     return onboarding
+
+
+def _passed_drill(team, trainee, lead, at: datetime) -> None:
+    """A drill item counts drills passed, not ticks: one passed drill of the demo's scenario."""
+    scenario = Scenario.objects.filter(team=team, title=drills_demo.SCENARIO_TITLE).first()
+    if scenario is not None:
+        drills_demo.passed_drill(scenario, trainee, lead, at=at)
 
 
 def _done_shifts(team, trainee, primary, lead, now, *, shadow: int, reverse: int, first_day: int):
