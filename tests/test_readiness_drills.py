@@ -310,3 +310,23 @@ def test_a_drill_item_count_is_between_1_and_100(client_for, team, lead):
     form = TemplateItemForm({**data, "count": 3}, template=template)
     assert form.is_valid(), form.errors
     assert form.cleaned_data["count"] == 3
+
+
+def test_the_weekly_digest_counts_the_drills_graded_this_week(
+    team, lead, primary, trainee, scenario
+):
+    from oncall.reminders.models import Reminder
+    from oncall.reminders.plan import plan_reminders
+
+    Membership.objects.filter(user=primary, team=team).update(role=Membership.Role.LEAD)
+    # Monday 2 November 2026, 09:00 in Tokyo is the digest; the week before it counts.
+    monday = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+    run_drill(scenario, trainee, lead, at=monday - timedelta(days=10))  # the week before
+    run_drill(scenario, trainee, lead, at=monday - timedelta(days=3))
+    run_drill(scenario, trainee, primary, at=monday - timedelta(days=2), grade="not_yet")
+    run_drill(scenario, trainee, lead, at=monday - timedelta(days=1), grade=None)
+    plan_reminders(now=monday - timedelta(hours=5))  # Monday morning in Tokyo
+    digest = Reminder.objects.get(kind="weekly_digest", recipient=lead)
+    assert "2 drills graded this week, 1 passed." in digest.body
+    assert digest.payload["drills_graded_this_week"] == 2
+    assert digest.payload["drills_passed_this_week"] == 1

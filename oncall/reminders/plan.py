@@ -25,12 +25,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from oncall.alerts.coverage import digest_line
+from oncall.drills.models import Drill
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.reminders import live, outbox
 from oncall.reminders.models import Reminder
@@ -787,11 +788,28 @@ def _digest_content(team: Team, now: datetime) -> tuple[str, str, dict]:
         )
     if unrunbooked := digest_line(team=team, now=now):
         lines.append(unrunbooked)
+    drills = Drill.objects.filter(
+        team=team,
+        state=Drill.State.GRADED,
+        graded_at__gte=now - timedelta(days=7),
+        graded_at__lt=now,
+    ).aggregate(graded=Count("id"), passed=Count("id", filter=Q(grade=Drill.Grade.PASS)))
+    if drills["graded"]:
+        lines.append(
+            ngettext(
+                "%(n)d drill graded this week, %(passed)d passed.",
+                "%(n)d drills graded this week, %(passed)d passed.",
+                drills["graded"],
+            )
+            % {"n": drills["graded"], "passed": drills["passed"]}
+        )
     payload = {
         "ready": ready,
         "onboarding": len(onboardings) - ready,
         "shifts_next_7_days": week_ahead,
         "runbooks_due_for_review": review,
+        "drills_graded_this_week": drills["graded"],
+        "drills_passed_this_week": drills["passed"],
     }
     return subject, "\n".join(lines), payload
 
