@@ -1,13 +1,14 @@
 """Demo readiness: a payments checklist and five engineers at different stages.
 
-- trainee (Taro): about 40 % done, production credentials waiting for the lead's sign-off;
-- mika: every item done and signed off, ready to be cleared;
+- trainee (Taro): about 40 % done, production credentials and the drill passed
+  (``drills.demo``) waiting for the lead's sign-off;
+- mika: every item done (a drill passed) and signed off, ready to be cleared;
 - sam: stalled for twelve days and past the target date;
 - noa: cleared for on-call three weeks ago;
 - kenji: just started, and reads the site in Japanese (his profile says so).
 
 Runs after the runbooks demo (the sample runbooks are synced) and the shifts
-demo (the trainee's done shifts). Idempotent: an engineer who already has an
+demo (the trainee's done shifts) and the drills demo (its scenario). Idempotent: an engineer who already has an
 onboarding in payments is left alone.
 """
 
@@ -81,7 +82,7 @@ def seed(out) -> None:
             runbooks_read=1,
             notes={"Production credentials": "Logged in through break-glass with Priya watching."},
         )
-        out("onboarding for trainee (about 40 %, one item waiting for sign-off)")
+        out("onboarding for trainee (about 40 %, the drill and one item waiting for sign-off)")
 
     kenji = User.objects.filter(username="kenji").first()
     if kenji and not Onboarding.objects.filter(engineer=kenji, team=team).exists():
