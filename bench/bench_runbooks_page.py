@@ -16,8 +16,8 @@ what a client can make the server store.
 Each configuration (SQLite; PostgreSQL, with Redis when REDIS_URL is set) runs
 on a throw-away database with DEBUG off and the production gunicorn settings
 (gunicorn.conf.py), 2 sync workers. Load: ``wrk -t2 -c8 -d8s`` on loopback,
-three rounds alternating the pages so that noise from a shared machine falls
-on all alike. Ratios are per round, then the median of the rounds.
+three rounds alternating the pages (and the trees, page by page) so that
+noise from a shared machine falls on all alike. Ratios are per round, then the median of the rounds.
 
 ``--baseline REF`` (a git revision, or a folder holding another checkout)
 serves that code too, on a database of its own, and alternates its rounds
@@ -303,9 +303,15 @@ def run_configuration(engine: str, trees: dict[str, Path]) -> dict | None:
         for one in served:
             one.start()
         rounds = {one.name: [] for one in served}
-        for _ in range(ROUNDS):
+        for number in range(ROUNDS):
             for one in served:
-                rounds[one.name].append({page: one.measure(page, redis_keys) for page in PAGES})
+                rounds[one.name].append({})
+            # Each page of the trees back to back, their order swapped every
+            # round, so that a change in the machine's load falls on both alike.
+            order = served if number % 2 == 0 else served[::-1]
+            for page in PAGES:
+                for one in order:
+                    rounds[one.name][-1][page] = one.measure(page, redis_keys)
         return {
             "label": label,
             "trees": {one.name: {"html": one.html, "rounds": rounds[one.name]} for one in served},
@@ -339,7 +345,8 @@ def report(label: str, name: str, html: bytes, rounds: list[dict]) -> list[bool]
         for page, m in measured.items():
             failed = f"   FAILED {m['failed']}" if m["failed"] else ""
             errors = f"   socket errors: {m['socket_errors']}" if m["socket_errors"] else ""
-            keys = f"   +{m['redis_keys']} Redis keys" if "redis_keys" in m else ""
+            # Keys of others expire meanwhile: a run that adds none may count a few less.
+            keys = f"   {m['redis_keys']:+d} Redis keys" if "redis_keys" in m else ""
             print(
                 f"    {page:<20} {m['rate']:8.0f} req/s   p50 {m['p50']:6.1f} ms"
                 f"   p99 {m['p99']:6.1f} ms{keys}{failed}{errors}"
@@ -351,7 +358,7 @@ def report(label: str, name: str, html: bytes, rounds: list[dict]) -> list[bool]
     print(f"  median of {len(rounds)} rounds")
     for page in PAGES:
         keys = (
-            f"   +{median(page, 'redis_keys'):.0f} Redis keys per run"
+            f"   {median(page, 'redis_keys'):+.0f} Redis keys per run"
             if "redis_keys" in rounds[0][page]
             else ""
         )
