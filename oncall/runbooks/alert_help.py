@@ -34,6 +34,8 @@ from oncall.teams import ratelimit
 
 HELP_SECONDS = 10 * 60
 GENERATION = "runbooks:alert-help:generation"
+# A generation that lapses only starts a new one: the help is worked out again.
+GENERATION_SECONDS = 24 * 60 * 60
 LOOKUP_LIMIT = ratelimit.Limit("unknown-alert", count=30, period=timedelta(minutes=1))
 CLOSE_NAMES = 5
 STARTING_NAMES = 10
@@ -112,14 +114,14 @@ def forget(runbook_ids: list[int] | None = None) -> None:
 
 
 def _new_generation() -> None:
-    cache.set(GENERATION, time.time_ns(), None)
+    cache.set(GENERATION, time.time_ns(), GENERATION_SECONDS)
 
 
 def _key(alertname: str) -> str:
     generation = cache.get(GENERATION)
     if generation is None:
         generation = time.time_ns()
-        if not cache.add(GENERATION, generation, None):
+        if not cache.add(GENERATION, generation, GENERATION_SECONDS):
             generation = cache.get(GENERATION, generation)
     digest = hashlib.sha256(alertname.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"runbooks:alert-help:{generation}:{digest}"
