@@ -14,6 +14,7 @@ from django.template import base as template_base
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone, translation
 
+from oncall.drills.models import Drill
 from oncall.readiness.models import ChecklistTemplate, ItemProgress, Kind, Onboarding
 from oncall.runbooks.models import Runbook
 from oncall.runbooks.sync import sync_folders
@@ -55,6 +56,12 @@ BUDGETS = {
     "alerts:coverage": ("lead", 8),
     "alerts:sources": ("lead", 6),
     "alerts:shift_timeline": ("trainee", 8),
+    "drills:list": ("trainee", 4),
+    "drills:console": ("trainee", 7),
+    "drills:scenarios": ("lead", 6),
+    "drills:record": ("lead", 4),
+    "drills:scenario": ("lead", 10),
+    "drills:download": ("lead", 6),
 }
 # Not pages: they answer POSTs (and refuse a GET), or hand over to another site.
 NOT_PAGES = {
@@ -64,6 +71,9 @@ NOT_PAGES = {
     "readiness:template_item_edit", "readiness:template_item_delete",
     "readiness:template_item_move", "shifts:debrief", "shifts:answer", "shifts:done", "shifts:cancel",
     "shifts:dismiss_flags", "reminders:send_test", "alerts:alertmanager", "alerts:revoke_source",
+    "alerts:new_token", "alerts:source_teams", "alerts:withdraw_source",
+    "drills:acknowledge", "drills:note", "drills:end", "drills:inject", "drills:finish",
+    "drills:grade", "drills:open_runbook",
     "set_language",
 }  # fmt: skip
 
@@ -105,6 +115,8 @@ def url_for(name: str, users: dict) -> str:
     onboarding = Onboarding.objects.filter(engineer=users["trainee"]).first()
     template = ChecklistTemplate.objects.first()
     token = users["trainee"].profile.calendar_token
+    # The demo's drill graded for the trainee: its console shows the whole timeline.
+    drill = Drill.objects.filter(trainee=users["trainee"], state=Drill.State.GRADED).first()
     args = {
         "team_members": [team.slug],
         "readiness:onboarding": [onboarding.pk],
@@ -123,6 +135,11 @@ def url_for(name: str, users: dict) -> str:
         "alerts:coverage": [team.slug],
         "alerts:sources": [team.slug],
         "alerts:shift_timeline": [shift.pk],
+        "drills:console": [drill.pk],
+        "drills:scenarios": [team.slug],
+        "drills:record": [team.slug],
+        "drills:scenario": [team.slug, drill.scenario_id],
+        "drills:download": [team.slug, drill.scenario_id],
     }.get(name, [])
     return reverse(name, args=args)
 
