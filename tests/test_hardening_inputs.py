@@ -141,9 +141,18 @@ def test_it_refuses_a_group_id_past_64_bits_in_the_user_admin(client_for, staff,
 
 
 def test_it_saves_an_ordinary_name_in_the_user_admin(client_for, staff, trainee):
-    response = client_for(staff).post(
-        reverse("admin:auth_user_change", args=[trainee.pk]),
+    url = reverse("admin:auth_user_change", args=[trainee.pk])
+    client = client_for(staff)
+    # The page's inline formsets (sign-in identities …) as the browser sends them back.
+    management = {
+        f"{formset.formset.prefix}-{name}": value
+        for formset in client.get(url).context["inline_admin_formsets"]
+        for name, value in formset.formset.management_form.initial.items()
+    }
+    response = client.post(
+        url,
         {
+            **management,
             "username": trainee.username,
             "first_name": "Zoë",
             "last_name": "O'Brien-Saitō",
