@@ -81,6 +81,17 @@ class AlertSource(models.Model):
         ),
     )
     name = models.CharField(_("name"), max_length=100)
+    # The team's own Alertmanager: drills post their alerts there (labelled
+    # ``oncall_drill``) so they come back through its routes like real ones.
+    alertmanager_url = models.URLField(
+        _("Alertmanager URL"),
+        blank=True,
+        help_text=_(
+            "Optional. Drills post their alerts to this Alertmanager's API, so they "
+            "take the same routes as real alerts; see the docs for the route that "
+            "keeps them from the real pager."
+        ),
+    )
     key = models.CharField(max_length=16, unique=True, editable=False, verbose_name=_("key"))
     secret_hash = models.CharField(max_length=64, editable=False, verbose_name=_("secret hash"))
     created_by = models.ForeignKey(

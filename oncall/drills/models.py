@@ -287,6 +287,9 @@ class DrillPage(models.Model):
     )
     fired_at = models.DateTimeField(_("fired"))
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # Set when the page came back through the team's Alertmanager (its
+    # fingerprint there); empty when the replay fed the page directly.
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["drill", "fired_at", "id"]

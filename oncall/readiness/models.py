@@ -26,11 +26,12 @@ class Kind(models.TextChoices):
     REVERSE_SHADOW_SHIFT = "reverse_shadow_shift", _("reverse-shadow shifts")
     DRILL = "drill", _("drill")
     ACCESS_CHECK = "access_check", _("access check")
+    RESPOND_TO_PAGES = "respond_to_pages", _("respond to live pages")
 
 
 SHIFT_KINDS = (Kind.SHADOW_SHIFT, Kind.REVERSE_SHADOW_SHIFT)
 # Items done by a count of what others vouched for, never by the trainee's tick.
-COUNTED_KINDS = (*SHIFT_KINDS, Kind.DRILL)
+COUNTED_KINDS = (*SHIFT_KINDS, Kind.DRILL, Kind.RESPOND_TO_PAGES)
 
 
 def progress_percent(done: int, total: int) -> int:
@@ -55,6 +56,7 @@ class ChecklistTemplate(models.Model):
         verbose_name=_("team"),
     )
     name = models.CharField(_("name"), max_length=200)
+    name_ja = models.CharField(_("name (Japanese)"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -100,6 +102,16 @@ class TemplateItem(models.Model):
     # The description as sanitised HTML, rendered once when it is saved.
     description_html = models.TextField(
         blank=True, editable=False, verbose_name=_("description html")
+    )
+    # Japanese text, shown to people whose language is Japanese; empty falls
+    # back to the text above.
+    section_ja = models.CharField(_("section (Japanese)"), max_length=100, blank=True)
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True)
+    description_ja = models.TextField(
+        _("description (Japanese)"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
+    )
+    description_html_ja = models.TextField(
+        blank=True, editable=False, verbose_name=_("description html (Japanese)")
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)
@@ -287,6 +299,16 @@ class ItemProgress(models.Model):
     description = models.TextField(_("description"), blank=True)
     description_html = models.TextField(
         blank=True, editable=False, verbose_name=_("description html")
+    )
+    # Japanese text, shown to people whose language is Japanese; empty falls
+    # back to the text above.
+    section_ja = models.CharField(_("section (Japanese)"), max_length=100, blank=True)
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True)
+    description_ja = models.TextField(
+        _("description (Japanese)"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
+    )
+    description_html_ja = models.TextField(
+        blank=True, editable=False, verbose_name=_("description html (Japanese)")
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)

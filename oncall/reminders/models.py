@@ -32,11 +32,23 @@ class Reminder(models.Model):
         DEBRIEF_ANSWERED = "debrief_answered", _("debrief answered")
         WEEKLY_DIGEST = "weekly_digest", _("weekly digest")
         LIVE_PAGE = "live_page", _("live page during a shift")
+        DRILL_PAGE = "drill_page", _("drill page")
+        DRILL_UPCOMING = "drill_upcoming", _("drill coming up")
+        PAGE_ESCALATED = "page_escalated", _("page not acknowledged")
         TEST = "test", _("test")
 
     # Shift reminders go out even in quiet hours: a shift does not wait. A live
     # page is planned only while its recipient is on the shift.
-    URGENT_KINDS = frozenset({Kind.SHIFT_UPCOMING, Kind.TEST, Kind.LIVE_PAGE})
+    URGENT_KINDS = frozenset(
+        {
+            Kind.SHIFT_UPCOMING,
+            Kind.TEST,
+            Kind.LIVE_PAGE,
+            Kind.DRILL_PAGE,
+            Kind.DRILL_UPCOMING,
+            Kind.PAGE_ESCALATED,
+        }
+    )
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")

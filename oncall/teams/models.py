@@ -5,12 +5,15 @@ from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.teams.names import validate_printable
+
+ESCALATION_NOTE_MAX = 5000
 
 DEFAULT_LEAD_TIMES = [24 * 60, 60]  # minutes before a shift: 24 h and 1 h
 
@@ -47,6 +50,25 @@ class Team(models.Model):
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+    )
+    # Who to page when no runbook answers: markdown, edited by the team's leads,
+    # shown first on the no-runbook page.
+    escalation_note = models.TextField(
+        _("escalation note"),
+        blank=True,
+        validators=[MaxLengthValidator(ESCALATION_NOTE_MAX)],
+        help_text=_("Markdown: who to page when no runbook answers, e.g. the team's channel."),
+    )
+    # Reverse shadow: the backing primary hears of a page only when the trainee
+    # has not acknowledged it within this many minutes.
+    escalation_delay = models.PositiveSmallIntegerField(
+        _("escalation delay (minutes)"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text=_(
+            "On a reverse-shadow shift, the primary is told of a page the trainee "
+            "has not acknowledged within this many minutes."
+        ),
     )
 
     class Meta:
