@@ -1,0 +1,1 @@
+"""Drills through the team's own Alertmanager: alerts posted there come back labelled."""
