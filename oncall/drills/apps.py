@@ -9,4 +9,4 @@ class DrillsConfig(AppConfig):
     def ready(self) -> None:
         # Each registers what drills add to the apps below them (the runbook
         # page, the shift page, the alert receiver), which must not import drills.
-        from oncall.drills import live, via_alertmanager  # noqa: F401
+        from oncall.drills import feed_events, live, via_alertmanager  # noqa: F401
