@@ -454,3 +454,36 @@ def download(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     response = HttpResponse(files.dump(found), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.md"'
     return response
+
+
+# -- live pages: the trainee's response to a real page during a shift --
+
+
+@require_safe
+@login_required
+def live_page(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
+    raise Http404
+
+
+@require_POST
+@login_required
+def live_acknowledge(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
+    raise Http404
+
+
+@require_POST
+@login_required
+def live_note(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
+    raise Http404
+
+
+@require_POST
+@login_required
+def live_end(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
+    raise Http404
+
+
+@require_POST
+@login_required
+def live_review(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
+    raise Http404
