@@ -179,6 +179,7 @@ INSTALLED_APPS = [
     "oncall.teams",
     "oncall.runbooks",
     "oncall.shifts",
+    "oncall.rotations",
     "oncall.alerts",
     "oncall.drills",
     "oncall.readiness",
@@ -336,6 +337,16 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
 # Webhooks to loopback, link-local or private addresses are refused unless the
 # operator allows them (a webhook relay inside the company network).
 WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+
+# Rotation feeds (the same WEBHOOKS_ALLOW_PRIVATE switch applies): each feed is
+# read again once ROTATIONS_POLL_MINUTES have passed; beat looks for feeds due
+# every ROTATIONS_TICK_SECONDS.
+ROTATIONS_POLL_MINUTES = env_int("ROTATIONS_POLL_MINUTES", 15)
+ROTATIONS_TICK_SECONDS = env_int("ROTATIONS_TICK_SECONDS", 60)
+if ROTATIONS_POLL_MINUTES < 0 or ROTATIONS_TICK_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "ROTATIONS_POLL_MINUTES must be 0 or more and ROTATIONS_TICK_SECONDS 1 or more"
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,0 +1,16 @@
+import logging
+
+from celery import shared_task
+
+from oncall.rotations import read
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(max_retries=0)
+def read_due() -> int:
+    """Read the rotation feeds whose poll interval has passed; returns how many were read."""
+    results = read.read_due()
+    for result in results:
+        logger.info("%s", result.line())
+    return len(results)
