@@ -73,7 +73,8 @@ def test_it_stores_an_alert_and_answers_with_counts(client, token, team):
     response = post(client, payload(alert()), token)
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "alerts": 1, "new": 1, "updated": 0, "rejected": [], "notes": [],
+        "status": "ok", "alerts": 1, "new": 1, "updated": 0, "drill": 0, "rejected": [],
+        "notes": [],
     }  # fmt: skip
     occurrence = AlertOccurrence.objects.get()
     assert occurrence.team == team
@@ -323,7 +324,8 @@ def test_a_storm_of_a_thousand_alerts_in_one_payload_is_accepted_in_bounded_quer
     with django_assert_max_num_queries(20):
         response = post(client, body, token)
     assert response.json() == {
-        "status": "ok", "alerts": 1000, "new": 0, "updated": 1000, "rejected": [], "notes": [],
+        "status": "ok", "alerts": 1000, "new": 0, "updated": 1000, "drill": 0, "rejected": [],
+        "notes": [],
     }  # fmt: skip
     assert AlertOccurrence.objects.count() == 1000
 

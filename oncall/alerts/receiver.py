@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -44,6 +45,9 @@ PLAN_TASK = "oncall.reminders.tasks.plan"
 SOURCE_SEEN_EVERY = timedelta(minutes=1)
 PLAN_MARKER = "alerts:planning-requested"
 PLAN_DELAY = 1  # second
+# An alert a drill posted to the team's Alertmanager comes back with this label
+# (its value: the drill's id). It is never a real alert.
+DRILL_LABEL = "oncall_drill"
 
 
 class PayloadError(ValueError):
@@ -72,6 +76,7 @@ class ReceiveResult:
     alerts: int = 0
     new: int = 0
     updated: int = 0
+    drill: int = 0  # handed to the drills app, never stored here
     rejected: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -81,6 +86,7 @@ class ReceiveResult:
             "alerts": self.alerts,
             "new": self.new,
             "updated": self.updated,
+            "drill": self.drill,
             "rejected": self.rejected[:50],
             "notes": self.notes[:50],
         }
@@ -201,11 +207,42 @@ def parse_alert(index: int, raw, *, now: datetime) -> Incoming:
     )
 
 
+# What to do with alerts labelled DRILL_LABEL: the drills app, above this one,
+# registers it (oncall/drills/via_alertmanager.py). It is called as
+# handler(source=, alerts=[Incoming], now=) and returns one note per alert it
+# could not attach, naming the alert's index and the reason.
+DrillHandler = Callable[..., list[str]]
+_drill_handler: list[DrillHandler] = []
+
+
+def register_drill_handler(handler: DrillHandler) -> None:
+    """Set the one handler for drill alerts (a second registration replaces the first)."""
+    _drill_handler[:] = [handler]
+
+
+def _hand_to_drills(source: AlertSource, alerts: list[Incoming], now: datetime) -> list[str]:
+    """Give drill alerts to the drills app; without one, each is ignored with a note."""
+    if not alerts:
+        return []
+    if not _drill_handler:
+        notes = [
+            f"alert {a.index}: labelled {DRILL_LABEL} but no drill can take it; ignored"
+            for a in alerts
+        ]
+    else:
+        notes = _drill_handler[0](source=source, alerts=alerts, now=now)
+    for note in notes:
+        logger.info("alert source %s: %s", source.pk, note)
+    return notes
+
+
 def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -> ReceiveResult:
     """Store a payload's alerts as occurrences; re-deliveries update, never double.
 
     1. Parse each alert on its own: a bad one is rejected with its index and
-       reason, the others go on.
+       reason, the others go on. An alert labelled ``oncall_drill`` is a
+       drill's (it went out through the team's Alertmanager and came back):
+       it is handed to the drills app and never stored as an occurrence.
     2. File each under the source's team, or under the team its ``team``
        label names when the source may file for that team
        (``AlertSource.other_teams``); a label naming any other team is
@@ -226,14 +263,20 @@ def receive(*, source: AlertSource, alerts: list, now: datetime | None = None) -
     now = now or timezone.now()
     result = ReceiveResult(alerts=len(alerts))
     incoming: dict[tuple[str, datetime], Incoming] = {}
+    drill_alerts: list[Incoming] = []
     for index, raw in enumerate(alerts):
         try:
             alert = parse_alert(index, raw, now=now)
         except ValueError as e:
             result.rejected.append({"index": index, "reason": str(e)})
             continue
+        if DRILL_LABEL in alert.labels:
+            drill_alerts.append(alert)
+            continue
         # The same alert twice in one payload: the later copy wins.
         incoming[alert.key] = alert
+    result.drill = len(drill_alerts)
+    result.notes.extend(_hand_to_drills(source, drill_alerts, now))
     if not incoming:
         return result
 
