@@ -235,8 +235,12 @@ def _page_select(subqueries: tuple[str, ...] = ()) -> tuple[str, list[tuple[str,
     return sql, columns
 
 
-def _page_parts(runbook: Runbook, key: str) -> tuple[str, str]:
-    """The runbook's own parts of its page (facts, contents, body, history), rendered.
+PAGE_PARTS = ("head", "toc", "body", "history")
+
+
+def _page_parts(runbook: Runbook, key: str) -> tuple[str, ...]:
+    """The runbook's own parts of its page (PAGE_PARTS: title and facts, contents,
+    body, history), rendered.
 
     They are the same for every reader, so they are rendered once per key
     (see ``_page_parts_key``); the revision's stored HTML is placed as it is.
@@ -262,9 +266,7 @@ def _page_parts(runbook: Runbook, key: str) -> tuple[str, str]:
         "days_since_review": runbook.days_since_review(),
         "overdue": runbook.is_review_overdue(),
     }
-    parts = tuple(
-        render_to_string(f"runbooks/detail.html#{name}", context) for name in ("head", "body")
-    )
+    parts = tuple(render_to_string(f"runbooks/detail.html#{name}", context) for name in PAGE_PARTS)
     cache.set(key, parts, PAGE_CACHE_SECONDS)
     return parts
 
@@ -299,16 +301,15 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _render_page(request: HttpRequest, runbook: Runbook, parts_key: str) -> HttpResponse:
-    head, body = _page_parts(runbook, parts_key)
+    parts = _page_parts(runbook, parts_key)
+    context = {
+        name: mark_safe(part)  # noqa: S308 - rendered by our own template
+        for name, part in zip(PAGE_PARTS, parts, strict=True)
+    }
     return render(
         request,
         "runbooks/detail.html",
-        {
-            "runbook": runbook,
-            "head": mark_safe(head),  # noqa: S308 - rendered by our own template
-            "body": mark_safe(body),  # noqa: S308 - rendered by our own template
-            "panels": render_panels(request, runbook),
-        },
+        {"runbook": runbook, **context, "panels": render_panels(request, runbook)},
     )
 
 

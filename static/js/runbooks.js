@@ -34,3 +34,10 @@
     holder.append(button);
   }
 })();
+
+// The contents start closed so that a phone shows the steps first; a wide
+// screen has room for them beside the runbook.
+(() => {
+  const contents = document.querySelector(".runbook-toc details");
+  if (contents && window.matchMedia("(min-width: 64rem)").matches) contents.open = true;
+})();
