@@ -54,6 +54,8 @@ class ReadResult:
                 f"; shadow shifts: {p.scheduled} scheduled, {p.moved} moved, "
                 f"{p.cancelled} cancelled, {p.skipped} skipped, {p.hand_edited} edited by hand"
             )
+        if p.clashes:
+            words += "; skipped: " + "; ".join(p.clashes)
         return head + words
 
 
