@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from oncall.alerts import receiver
@@ -178,6 +179,70 @@ def test_without_the_drills_handler_a_drill_alert_is_ignored_not_stored(
     assert answer["notes"] == ["alert 0: labelled oncall_drill but no drill can take it; ignored"]
     assert not AlertOccurrence.objects.exists()
     assert not DrillPage.objects.exists()
+
+
+# -- the alert-sources page: a lead sets the Alertmanager --
+
+PAGE = "/teams/payments/alert-sources/"
+
+
+def set_url(client, source, url):
+    return client.post(PAGE, {"alertmanager": source.pk, f"am-{source.pk}-alertmanager_url": url})
+
+
+def test_a_lead_sets_and_clears_the_alertmanager_url(client_for, lead, source, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    client = client_for(lead)
+    response = set_url(client, source[0], "http://127.0.0.1:9093/")
+    assert response.status_code == 302
+    source[0].refresh_from_db()
+    assert source[0].alertmanager_url == "http://127.0.0.1:9093"
+    page = client.get(PAGE).content.decode()
+    assert "Drills post their alerts to the Alertmanager at http://127.0.0.1:9093." in page
+    assert set_url(client, source[0], "").status_code == 302
+    source[0].refresh_from_db()
+    assert source[0].alertmanager_url == ""
+    assert "Drills feed their pages directly" in client.get(PAGE).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://127.0.0.1:9093", "The Alertmanager host 127.0.0.1 is not allowed or cannot be"),
+        ("http://10.0.0.7:9093", "The Alertmanager host 10.0.0.7 is not allowed or cannot be"),
+        ("ftp://am.example.com", "An Alertmanager URL starts with http:// or https:// and"),
+        ("not a url at all", "Enter a valid URL."),
+        ("http://am.example.com/?x=1", "An Alertmanager URL has no query (?) or fragment (#)."),
+    ],
+)
+def test_a_url_the_rule_refuses_is_a_form_error(client_for, lead, source, settings, url, error):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    response = set_url(client_for(lead), source[0], url)
+    assert response.status_code == 422
+    assert error in response.content.decode()
+    source[0].refresh_from_db()
+    assert source[0].alertmanager_url == ""
+
+
+def test_only_a_lead_of_the_team_sets_the_url(client_for, trainee, outsider, source, other_team):
+    settings_url = "http://127.0.0.1:9093"
+    assert set_url(client_for(trainee), source[0], settings_url).status_code == 404
+    outsiders_source = create_source(team=other_team, name="theirs")[0]
+    client = client_for(outsider)
+    response = client.post(
+        "/teams/platform/alert-sources/",
+        {"alertmanager": source[0].pk, f"am-{source[0].pk}-alertmanager_url": settings_url},
+    )
+    assert response.status_code == 404
+    assert set_url(client, outsiders_source, settings_url).status_code == 404  # not their page
+    source[0].refresh_from_db()
+    assert source[0].alertmanager_url == ""
+
+
+def test_setting_the_url_needs_a_csrf_token(lead, source):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(lead)
+    assert set_url(client, source[0], "").status_code == 403
 
 
 # -- the replay: what it posts, and when the post fails --

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from oncall.alerts.alertmanager_api import AlertmanagerError, check_url
 from oncall.alerts.models import AlertSource
 from oncall.teams.models import Team
 
@@ -73,3 +74,42 @@ class OtherTeamsForm(forms.Form):
 
     def save(self) -> None:
         self.source.other_teams.set(self.cleaned_data["teams"])
+
+
+class AlertmanagerUrlForm(forms.Form):
+    """The Alertmanager drills post to for a source's team: set, changed or cleared.
+
+    The URL is checked as the reminders app checks a webhook URL (see
+    oncall/alerts/alertmanager_api.py): an address on a private network is
+    refused unless the operator allows it with WEBHOOKS_ALLOW_PRIVATE.
+    """
+
+    alertmanager_url = forms.URLField(
+        label=gettext_lazy("Alertmanager URL"),
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text=gettext_lazy(
+            "Its base URL, e.g. https://alertmanager.example.com (drills post to "
+            "/api/v2/alerts there). Leave empty to feed drill pages directly."
+        ),
+    )
+
+    def __init__(self, *args, source: AlertSource, **kwargs) -> None:
+        kwargs.setdefault("prefix", f"am-{source.pk}")
+        kwargs.setdefault("initial", {"alertmanager_url": source.alertmanager_url})
+        super().__init__(*args, **kwargs)
+        self.source = source
+
+    def clean_alertmanager_url(self) -> str:
+        url = self.cleaned_data["alertmanager_url"].strip()
+        if url:
+            try:
+                check_url(url)
+            except AlertmanagerError as error:
+                raise forms.ValidationError(str(error)) from None
+        return url.rstrip("/")
+
+    def save(self) -> None:
+        self.source.alertmanager_url = self.cleaned_data["alertmanager_url"]
+        self.source.save(update_fields=["alertmanager_url"])

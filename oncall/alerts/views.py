@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from oncall.alerts import receiver
 from oncall.alerts.coverage import team_coverage
-from oncall.alerts.forms import AlertSourceForm, OtherTeamsForm
+from oncall.alerts.forms import AlertmanagerUrlForm, AlertSourceForm, OtherTeamsForm
 from oncall.alerts.models import AlertSource
 from oncall.alerts.resolve import State
 from oncall.alerts.sources import create_source, receiver_url, webhook_snippet
@@ -135,9 +135,12 @@ def coverage(request: HttpRequest, slug: str) -> HttpResponse:
 @never_cache
 def sources(request: HttpRequest, slug: str) -> HttpResponse:
     """A lead's alert sources: create one (token shown once), see and revoke the others,
-    choose which other teams each may file for."""
+    choose which other teams each may file for, and the Alertmanager drills post to
+    (a POST with ``alertmanager=<source id>``)."""
     team = _team_led(request, slug)
     created = None
+    if request.method == "POST" and "alertmanager" in request.POST:
+        return _set_alertmanager(request, team)
     if request.method == "POST":
         form = AlertSourceForm(request.POST, team=team)
         if form.is_valid():
@@ -157,6 +160,29 @@ def sources(request: HttpRequest, slug: str) -> HttpResponse:
     return _sources_page(request, team, form=form, created=created, status=status)
 
 
+def _set_alertmanager(request: HttpRequest, team: Team) -> HttpResponse:
+    """Set or clear the Alertmanager URL of one of the team's active sources."""
+    try:
+        pk = int(request.POST["alertmanager"])
+    except ValueError:
+        raise Http404 from None
+    source = get_object_or_404(AlertSource.objects.active(), team=team, pk=pk)
+    form = AlertmanagerUrlForm(request.POST, source=source)
+    if not form.is_valid():
+        return _sources_page(request, team, bound_alertmanager=form, status=422)
+    form.save()
+    if source.alertmanager_url:
+        message = _(
+            "Drills of %(team)s post their alerts to %(url)s. Put the drill route first in "
+            "its alertmanager.yml, so they never page the real rotation."
+        ) % {"team": team.name, "url": source.alertmanager_url}
+    else:
+        message = _("Drills of %(team)s feed their pages directly, not through an Alertmanager.")
+        message %= {"team": team.name}
+    messages.success(request, message)
+    return redirect("alerts:sources", team.slug)
+
+
 def _sources_page(
     request: HttpRequest,
     team: Team,
@@ -164,9 +190,11 @@ def _sources_page(
     form: AlertSourceForm | None = None,
     created: dict | None = None,
     bound: OtherTeamsForm | None = None,
+    bound_alertmanager: AlertmanagerUrlForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The sources page; ``bound`` replaces the other-teams form of its source (with errors)."""
+    """The sources page; ``bound`` replaces the other-teams form of its source (with
+    errors), ``bound_alertmanager`` its Alertmanager form."""
     sources = list(
         AlertSource.objects.filter(team=team)
         .select_related("created_by", "revoked_by")
@@ -178,14 +206,25 @@ def _sources_page(
     offered = list(Team.objects.filter(pk__in=(led | allowed) - {team.pk}).order_by("name"))
     rows = []
     for source in sources:
-        teams_form = None
+        teams_form = alertmanager_form = None
         if not source.is_revoked:
             if bound is not None and bound.source.pk == source.pk:
                 teams_form = bound
             else:
                 teams_form = OtherTeamsForm(source=source, teams=offered, led=led)
+            if bound_alertmanager is not None and bound_alertmanager.source.pk == source.pk:
+                alertmanager_form = bound_alertmanager
+            else:
+                alertmanager_form = AlertmanagerUrlForm(source=source)
         others = ", ".join(sorted(t.name for t in source.other_teams.all()))
-        rows.append({"source": source, "teams_form": teams_form, "others": others})
+        rows.append(
+            {
+                "source": source,
+                "teams_form": teams_form,
+                "alertmanager_form": alertmanager_form,
+                "others": others,
+            }
+        )
     context = {
         "team": team,
         "form": form or AlertSourceForm(team=team),
