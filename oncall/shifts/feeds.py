@@ -3,12 +3,16 @@
 Calendar apps poll the feed and match events by UID; a higher SEQUENCE tells
 them an event changed. A cancelled shift stays in the feed with
 STATUS:CANCELLED so subscribed calendars remove it rather than keep a ghost.
+
+A person's feed also carries what the apps above shifts add to it (a drill
+for its trainee and its game master): each registers a provider with
+``add_events_provider`` in its ``apps.ready()``, since shifts imports none of them.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import lru_cache
 
@@ -144,9 +148,27 @@ def _event_bytes(row, site_url: str, language: str) -> bytes:
     return event_for(row, url=url).to_ical()
 
 
-def calendar_for(rows: Iterable, *, name: str) -> bytes:
+# Providers of a person's other events: ``provider(user)`` gives the events
+# (``EventLines``) that user's feed shows besides their shifts.
+EventsProvider = Callable[[object], Iterable[EventLines]]
+_events_providers: list[EventsProvider] = []
+
+
+def add_events_provider(provider: EventsProvider) -> None:
+    """Show ``provider(user)``'s events in each person's feed (called from ``apps.ready()``)."""
+    if provider not in _events_providers:
+        _events_providers.append(provider)
+
+
+def other_events(person) -> bytes:
+    """The events the registered providers add to ``person``'s feed, written."""
+    return b"".join(event.to_ical() for provider in _events_providers for event in provider(person))
+
+
+def calendar_for(rows: Iterable, *, name: str, person=None) -> bytes:
     """The feed as bytes: CRLF line endings, lines folded at 75 octets (icalendar
-    does both, for the calendar and for each event)."""
+    does both, for the calendar and for each event). With ``person``, the
+    events other apps add to that person's feed follow the shifts."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -161,6 +183,8 @@ def calendar_for(rows: Iterable, *, name: str) -> bytes:
     head = calendar.to_ical().removesuffix(end)
     site_url, language = settings.SITE_URL, get_language() or ""
     events = b"".join(_event_bytes(row, site_url, language) for row in rows)
+    if person is not None:
+        events += other_events(person)
     return head + events + end
 
 
