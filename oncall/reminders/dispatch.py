@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from oncall.reminders import channels
+from oncall.reminders import channels, practice
 from oncall.reminders.models import MAX_ATTEMPTS, Reminder
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class DispatchResult:
     swept: int = 0
     lost: int = 0  # claims taken over by another worker after a sweep
     released: int = 0  # claimed rows handed back when the time budget ran out
+    cancelled: int = 0  # practice messages whose reason went away since planning
     more: bool = False  # stopped for time with due rows left
 
 
@@ -161,6 +162,8 @@ def deliver(row: Reminder, token: str, *, mailer, now: datetime) -> str:
     """Send one claimed row and record the outcome; return the new state name.
 
     1. Renew the claim; a row taken over by another dispatcher is left alone.
+       A practice message whose reason went away since planning (the drill
+       ended, the page was acknowledged in time) is cancelled, not sent.
     2. Prepare: quiet hours, then the message. A row that cannot be prepared
        (a missing profile, a template that fails) fails at once with the
        reason: retrying the same row cannot help.
@@ -169,6 +172,14 @@ def deliver(row: Reminder, token: str, *, mailer, now: datetime) -> str:
     """
     if not _still_ours(row, token):
         return "lost"
+    try:
+        wanted = practice.still_wanted(row)
+    except Exception:  # noqa: BLE001 - when in doubt, send: a page must not be lost
+        logger.exception("reminder %s: could not check it is still wanted", row.pk)
+        wanted = True
+    if not wanted:
+        _finish(row, token, state=State.CANCELLED, attempts=F("attempts") - 1)
+        return "cancelled"
     try:
         until = None if row.is_urgent else row.recipient.profile.quiet_until(now)
         prepared = None if until is not None else channels.prepare(row)

@@ -10,6 +10,12 @@ the same key, hence no second message.
 
 A live page is urgent (quiet hours do not hold it back) and is wanted only
 while its shift is on: once the shift ends, a page still unsent is cancelled.
+
+On a shadow shift the primary takes the page and the trainee watches; on a
+reverse shadow the trainee takes it, and the primary backing them hears of it
+only when the trainee has not acknowledged it within the team's escalation
+delay (``practice.py``, kind ``page_escalated``): paging both at once would
+make the primary the first responder again.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from oncall.alerts.models import AlertOccurrence
@@ -84,19 +91,15 @@ def alerts_in_shifts(now: datetime) -> Iterator[AlertInShift]:
 
 def pages(alert: AlertInShift, now: datetime) -> Iterator[dict]:
     """The fields of each live page wanted for ``alert`` (``plan.Wanted`` keyword arguments):
-    for a shadow shift the trainee; for a reverse shadow the trainee and the
-    primary backing them."""
+    the trainee's, on either kind of shift (the primary of a reverse shadow is
+    told only if the trainee does not acknowledge it: see practice.py)."""
     shift = alert.shift
-    recipients = [(shift.trainee, "trainee")]
-    if shift.kind == ShadowShift.Kind.REVERSE_SHADOW:
-        recipients.append((shift.primary, "primary"))
-    for recipient, role in recipients:
-        with speaking(recipient):
-            page = _page(shift, alert.occurrence, recipient, role, now)
-        yield page
+    with speaking(shift.trainee):
+        page = _page(shift, alert.occurrence, shift.trainee, now)
+    yield page
 
 
-def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str, now) -> dict:
+def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, now) -> dict:
     name = occurrence.alertname
     if occurrence.is_firing:
         state = _("%(alert)s is firing") % {"alert": name}
@@ -107,10 +110,8 @@ def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str,
         }
     if shift.kind == ShadowShift.Kind.SHADOW:
         who = _("your primary is on it")
-    elif role == "trainee":
-        who = _("you take this one; %(name)s backs you") % {"name": display_name(shift.primary)}
     else:
-        who = _("%(name)s takes it; you back them") % {"name": display_name(shift.trainee)}
+        who = _("you take this one; %(name)s backs you") % {"name": display_name(shift.primary)}
     runbook_path = occurrence.runbook_path()
     runbook_url = f"{settings.SITE_URL}{runbook_path}" if runbook_path else ""
     shift_url = f"{settings.SITE_URL}{shift.get_absolute_url()}"
@@ -136,6 +137,8 @@ def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str,
     else:
         lines.append(_("No runbook answers this alert yet: note it in your debrief."))
     lines.append(_("The shift's alerts, live: %(url)s") % {"url": shift_url})
+    response_url = response_page_url(shift, occurrence)
+    lines.append(_("Acknowledge it and note what you do: %(url)s") % {"url": response_url})
     return {
         "recipient": recipient,
         "kind": Reminder.Kind.LIVE_PAGE,
@@ -150,7 +153,14 @@ def _page(shift: ShadowShift, occurrence: AlertOccurrence, recipient, role: str,
             "starts_at": occurrence.starts_at.isoformat(),
             "team": occurrence.team.slug,
             "shift": str(shift.uid),
-            "role": role,
+            "role": "trainee",
             "runbook": runbook_url,
+            "response_url": response_url,
         },
     }
+
+
+def response_page_url(shift: ShadowShift, occurrence: AlertOccurrence) -> str:
+    """The trainee's response page for a live page, absolute."""
+    path = reverse("drills:live_page", kwargs={"shift": shift.pk, "occurrence": occurrence.pk})
+    return f"{settings.SITE_URL}{path}"

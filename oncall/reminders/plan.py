@@ -33,8 +33,14 @@ from django.utils.translation import ngettext
 from oncall.alerts.coverage import digest_line
 from oncall.drills.models import Drill
 from oncall.readiness.models import ItemProgress, Onboarding
-from oncall.reminders import live, outbox
+from oncall.reminders import live, outbox, practice
 from oncall.reminders.models import Reminder
+from oncall.reminders.moments import (
+    lead_label,
+    local_label,
+    round_minutes,
+    upcoming_dues,
+)
 from oncall.runbooks.models import Runbook
 from oncall.shifts import flags
 from oncall.shifts.models import ScheduleChange, ShadowShift
@@ -153,38 +159,9 @@ def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def local_label(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
-    """ "Tue 10 Mar 10:00 JST" / "3月10日(火) 10:00 JST": the day is there because 24 h
-    ahead is another day."""
-    local = moment.astimezone(tz)
-    return f"{format_date(local, 'short_datetime_nozone')} {local.tzname()}"
-
-
 def local_day(moment: datetime, tz: zoneinfo.ZoneInfo) -> str:
     """ "Tue 8 Dec" / "12月8日(火)": the day a shift was on, in the reader's zone."""
     return format_date(moment.astimezone(tz), "weekday_day")
-
-
-def lead_label(lead: timedelta) -> str:
-    minutes = int(lead.total_seconds() // 60)
-    if minutes >= 60 and minutes % 60 == 0:
-        hours = minutes // 60
-        return ngettext("in %(n)d hour", "in %(n)d hours", hours) % {"n": hours}
-    return ngettext("in %(n)d minute", "in %(n)d minutes", minutes) % {"n": minutes}
-
-
-def due_before(starts_at: datetime, lead: timedelta, tz: zoneinfo.ZoneInfo) -> datetime:
-    """When a reminder ``lead`` before ``starts_at`` falls due.
-
-    Whole days are counted on the wall clock of the shift's time zone: "24 h
-    before" a 09:00 shift is 09:00 the day before, even across a DST change,
-    because that is what the person means. Shorter leads are plain durations.
-    """
-    day = timedelta(days=1)
-    if lead % day:
-        return starts_at - lead
-    local = starts_at.astimezone(tz).replace(tzinfo=None) - lead
-    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def morning_of(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
@@ -195,16 +172,8 @@ def morning_of(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
 
 
 def shift_upcoming(now: datetime) -> Iterator[Wanted]:
-    """A reminder per lead time to the trainee and the primary of each coming shift.
-
-    1. A lead time whose moment is still ahead is wanted.
-    2. So is one whose moment passed while the shift stood as it is now (by
-       ``updated_at``): it should have gone out, so it goes out late rather
-       than never (a broker outage, a stopped worker).
-    3. Moments that passed before the shift was set (short notice, or a move)
-       are skipped, except that when *every* moment is gone the shortest one
-       is sent at once: one "your shift starts soon", not a burst of stale ones.
-    """
+    """A reminder per lead time to the trainee and the primary of each coming shift,
+    at the moments ``moments.upcoming_dues`` picks (the shift set at its ``updated_at``)."""
     shifts = ShadowShift.objects.filter(
         state=ShadowShift.State.SCHEDULED,
         starts_at__gt=now,
@@ -220,14 +189,8 @@ def _shift_upcoming_for(shift: ShadowShift, now: datetime) -> Iterator[Wanted]:
         (shift.trainee, shift.primary, "trainee"),
         (shift.primary, shift.trainee, "primary"),
     ):
-        dues = [
-            (lead, due_before(shift.starts_at, lead, shift_tz))
-            for lead in recipient.profile.reminder_lead_times()
-        ]
-        wanted = [(lead, due) for lead, due in dues if due > now or due >= set_at]
-        if not wanted:
-            wanted = [min(dues)]
-        for lead, due in wanted:
+        leads = recipient.profile.reminder_lead_times()
+        for lead, due in upcoming_dues(shift.starts_at, leads, shift_tz, set_at=set_at, now=now):
             with speaking(recipient):
                 reminder = _shift_reminder(shift, recipient, partner, role, lead, due, now)
             yield reminder
@@ -242,7 +205,7 @@ def _shift_reminder(shift, recipient, partner, role, lead, due, now) -> Wanted:
     )
     when = local_label(shift.starts_at, tz)
     # A late reminder says how long is really left, not the lead it was meant for.
-    left = lead if due > now else min(lead, _round_minutes(shift.starts_at - now))
+    left = lead if due > now else min(lead, round_minutes(shift.starts_at - now))
     if role == "trainee":
         who = _("with %(name)s") % {"name": display_name(partner)}
     else:
@@ -823,8 +786,34 @@ def live_page(now: datetime) -> Iterator[Wanted]:
     )
 
 
+def _practice(source, build, *, kind: str) -> Callable[[datetime], Iterator[Wanted]]:
+    """A planner for one of practice.py's kinds: ``build(row, now)`` for each ``source(now)`` row."""
+
+    def planner(now: datetime) -> Iterator[Wanted]:
+        return each_row(
+            source(now),
+            lambda row: [Wanted(**fields) for fields in build(row, now)],
+            kind=kind,
+        )
+
+    planner.__name__ = kind
+    return planner
+
+
+drill_page = _practice(practice.pages_of_running_drills, practice.drill_page, kind=Kind.DRILL_PAGE)
+drill_upcoming = _practice(
+    practice.coming_drills, practice.drill_upcoming, kind=Kind.DRILL_UPCOMING
+)
+page_escalated = _practice(
+    practice.unacknowledged_pages, practice.page_escalated, kind=Kind.PAGE_ESCALATED
+)
+
+
 PLANNERS = [
     live_page,
+    page_escalated,
+    drill_page,
+    drill_upcoming,
     shift_upcoming,
     debrief_due,
     review_due,
@@ -966,10 +955,6 @@ def _zone(name: str, fallback: zoneinfo.ZoneInfo) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return fallback
-
-
-def _round_minutes(delta: timedelta) -> timedelta:
-    return timedelta(minutes=max(1, round(delta.total_seconds() / 60)))
 
 
 def _engineer_and_lead(onboarding: Onboarding) -> Iterable:
