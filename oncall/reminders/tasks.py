@@ -52,12 +52,13 @@ def dispatch() -> None:
     if result.claimed or result.swept:
         logger.info(
             "dispatched reminders: %d claimed, %d sent, %d deferred, %d retrying, "
-            "%d failed, %d swept back",
+            "%d failed, %d cancelled, %d swept back",
             result.claimed,
             result.sent,
             result.deferred,
             result.retrying,
             result.failed,
+            result.cancelled,
             result.swept,
         )
     if result.more:
