@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from oncall.accounts import oidc
@@ -26,6 +27,7 @@ from oncall.accounts.models import MembershipChange
 from oncall.core.addresses import client_address
 from oncall.teams import ratelimit
 from oncall.teams.access import teams_led_by
+from oncall.teams.forms import PK_MAX, PK_MIN, TeamSettingsForm
 from oncall.teams.models import Membership, Team
 
 logger = logging.getLogger(__name__)
@@ -336,44 +338,26 @@ def _get_team_for_lead(request: HttpRequest, slug: str) -> Team:
     return get_object_or_404(teams_led_by(request.user), slug=slug)
 
 
-@login_required
-def team_members(request: HttpRequest, slug: str) -> HttpResponse:
-    """A lead's list of the team, where they add someone who has signed in once."""
-    team = _get_team_for_lead(request, slug)
-    mapped_groups = groups_for_team(settings.OIDC_TEAM_GROUPS, team.slug)
-    form = AddMemberForm(request.POST or None, team=team)
-    if request.method == "POST":
-        if mapped_groups:
-            form.add_error(
-                None,
-                _(
-                    "Membership of %(team)s follows the groups %(groups)s at %(provider)s: "
-                    "ask whoever manages those groups to add them."
-                )
-                % {
-                    "team": team.name,
-                    "groups": ", ".join(mapped_groups),
-                    "provider": settings.OIDC_PROVIDER_NAME,
-                },
-            )
-        elif form.is_valid():
-            user = form.cleaned_data["person"]
-            with transaction.atomic():
-                Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
-                MembershipChange.objects.create(
-                    team=team,
-                    user=user,
-                    action=MembershipChange.Action.ADDED,
-                    role=Membership.Role.MEMBER,
-                    source=MembershipChange.Source.LEAD,
-                    actor=request.user,
-                )
-            messages.success(
-                request,
-                _("%(user)s is now a member of %(team)s.")
-                % {"user": user.get_full_name() or user.get_username(), "team": team.name},
-            )
-            return redirect("team_members", slug=team.slug)
+def _managed_by_groups(team: Team, mapped_groups: list[str]) -> str:
+    return _(
+        "Membership of %(team)s follows the groups %(groups)s at %(provider)s: "
+        "ask whoever manages those groups to add them."
+    ) % {
+        "team": team.name,
+        "groups": ", ".join(mapped_groups),
+        "provider": settings.OIDC_PROVIDER_NAME,
+    }
+
+
+def _members_page(
+    request: HttpRequest,
+    team: Team,
+    *,
+    form: AddMemberForm | None = None,
+    settings_form: TeamSettingsForm | None = None,
+    row_errors: dict[int, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
     memberships = team.memberships.select_related("user").order_by("role", "user__username")
     changes = team.membership_changes.select_related("user", "actor")[:20]
     return render(
@@ -381,11 +365,166 @@ def team_members(request: HttpRequest, slug: str) -> HttpResponse:
         "accounts/team_members.html",
         {
             "team": team,
-            "form": form,
+            "form": form or AddMemberForm(team=team),
+            "settings_form": settings_form or TeamSettingsForm(instance=team),
             "memberships": memberships,
+            "row_errors": row_errors or {},
+            "roles": Membership.Role.choices,
             "changes": changes,
-            "mapped_groups": mapped_groups,
+            "mapped_groups": groups_for_team(settings.OIDC_TEAM_GROUPS, team.slug),
             "provider_name": settings.OIDC_PROVIDER_NAME,
         },
-        status=400 if form.errors else 200,
+        status=status,
     )
+
+
+@login_required
+def team_members(request: HttpRequest, slug: str) -> HttpResponse:
+    """A lead's list of the team, where they add someone who has signed in once,
+    change a member's role or remove them, and set the team's escalation note."""
+    team = _get_team_for_lead(request, slug)
+    mapped_groups = groups_for_team(settings.OIDC_TEAM_GROUPS, team.slug)
+    form = AddMemberForm(request.POST or None, team=team)
+    if request.method == "POST":
+        if mapped_groups:
+            form.add_error(None, _managed_by_groups(team, mapped_groups))
+        elif form.is_valid():
+            user = form.cleaned_data["person"]
+            with transaction.atomic():
+                Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
+                _record(team, user, MembershipChange.Action.ADDED, Membership.Role.MEMBER, request)
+            messages.success(
+                request,
+                _("%(user)s is now a member of %(team)s.")
+                % {"user": _name(user), "team": team.name},
+            )
+            return redirect("team_members", slug=team.slug)
+    return _members_page(request, team, form=form, status=400 if form.errors else 200)
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _record(team: Team, user, action: str, role: str, request: HttpRequest) -> None:
+    MembershipChange.objects.create(
+        team=team,
+        user=user,
+        action=action,
+        role=role,
+        source=MembershipChange.Source.LEAD,
+        actor=request.user,
+    )
+
+
+def _get_membership_for_lead(request: HttpRequest, slug: str, user_id: int):
+    """The team (led by the user) and the membership of ``user_id`` in it, locked
+    for the change; 404 for a team the user does not lead or a person not in it."""
+    team = _get_team_for_lead(request, slug)
+    if not PK_MIN <= user_id <= PK_MAX:
+        raise Http404
+    membership = get_object_or_404(
+        Membership.objects.select_for_update().select_related("user"), team=team, user_id=user_id
+    )
+    return team, membership
+
+
+def _only_lead(team: Team, membership: Membership) -> bool:
+    """Whether ``membership`` is the team's last lead (the other leads locked for the check)."""
+    if membership.role != Membership.Role.LEAD:
+        return False
+    others = (
+        Membership.objects.select_for_update()
+        .filter(team=team, role=Membership.Role.LEAD)
+        .exclude(pk=membership.pk)
+    )
+    return not list(others.values_list("pk", flat=True))
+
+
+def _refusal(team: Team, membership: Membership) -> str:
+    return _("%(user)s is the only lead of %(team)s: make someone else a lead first.") % {
+        "user": _name(membership.user),
+        "team": team.name,
+    }
+
+
+@login_required
+@require_POST
+def change_member_role(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """A lead makes a member a lead or a lead a member; recorded like an addition.
+
+    Not for a team whose membership follows identity-provider groups (the next
+    sign-in would undo it), and never leaving the team without a lead."""
+    role = request.POST.get("role", "")
+    with transaction.atomic():
+        team, membership = _get_membership_for_lead(request, slug, user_id)
+        mapped_groups = groups_for_team(settings.OIDC_TEAM_GROUPS, team.slug)
+        if mapped_groups:
+            error = _managed_by_groups(team, mapped_groups)
+        elif role not in Membership.Role.values:
+            error = _("Choose a role: member or lead.")
+        elif role != membership.role and _only_lead(team, membership):
+            error = _refusal(team, membership)
+        else:
+            error = ""
+            if role != membership.role:
+                membership.role = role
+                membership.save(update_fields=["role"])
+                _record(team, membership.user, MembershipChange.Action.ROLE_CHANGED, role, request)
+    if error:
+        return _members_page(request, team, row_errors={membership.user_id: error}, status=400)
+    messages.success(
+        request,
+        _("%(user)s is now a %(role)s of %(team)s.")
+        % {
+            "user": _name(membership.user),
+            "role": membership.get_role_display(),
+            "team": team.name,
+        },
+    )
+    if not teams_led_by(request.user).filter(pk=team.pk).exists():
+        return redirect("/")  # a lead who made themself a member no longer sees this page
+    return redirect("team_members", slug=team.slug)
+
+
+@login_required
+@require_POST
+def remove_member(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """A lead removes someone from the team; recorded like an addition. What came
+    through the team goes with the membership (see teams/access.py)."""
+    with transaction.atomic():
+        team, membership = _get_membership_for_lead(request, slug, user_id)
+        mapped_groups = groups_for_team(settings.OIDC_TEAM_GROUPS, team.slug)
+        if mapped_groups:
+            error = _managed_by_groups(team, mapped_groups)
+        elif _only_lead(team, membership):
+            error = _refusal(team, membership)
+        else:
+            error = ""
+            membership.delete()
+            _record(
+                team, membership.user, MembershipChange.Action.REMOVED, membership.role, request
+            )
+    if error:
+        return _members_page(request, team, row_errors={membership.user_id: error}, status=400)
+    messages.success(
+        request,
+        _("%(user)s is no longer in %(team)s.")
+        % {"user": _name(membership.user), "team": team.name},
+    )
+    if not teams_led_by(request.user).filter(pk=team.pk).exists():
+        return redirect("/")  # a lead who removed themself no longer sees this page
+    return redirect("team_members", slug=team.slug)
+
+
+@login_required
+@require_POST
+def team_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """A lead sets who to page when no runbook answers, and the escalation delay."""
+    team = _get_team_for_lead(request, slug)
+    settings_form = TeamSettingsForm(request.POST, instance=team)
+    if not settings_form.is_valid():
+        return _members_page(request, team, settings_form=settings_form, status=400)
+    settings_form.save()
+    messages.success(request, _("The settings of %(team)s are saved.") % {"team": team.name})
+    return redirect("team_members", slug=team.slug)

@@ -6,7 +6,14 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from oncall.teams.models import DEFAULT_LEAD_TIMES, LANGUAGE_CHOICES, Profile, time_zone_choices
+from oncall.core.text import TextRefused, check_text
+from oncall.teams.models import (
+    DEFAULT_LEAD_TIMES,
+    LANGUAGE_CHOICES,
+    Profile,
+    Team,
+    time_zone_choices,
+)
 from oncall.teams.names import validate_printable
 
 # The range of a 64-bit signed integer column: every primary key the database holds.
@@ -179,3 +186,21 @@ class ProfileForm(forms.ModelForm):
         if data.get("webhook_enabled") and not data.get("webhook_url"):
             self.add_error("webhook_url", _("Webhook reminders need a webhook URL."))
         return data
+
+
+class TeamSettingsForm(forms.ModelForm):
+    """What a team's leads set for it: who to page when no runbook answers, and
+    how long a reverse-shadow trainee has before the primary hears of a page."""
+
+    class Meta:
+        model = Team
+        fields = ["escalation_note", "escalation_delay"]
+        widgets = {"escalation_note": forms.Textarea(attrs={"rows": 5})}
+
+    def clean_escalation_note(self) -> str:
+        note = self.cleaned_data["escalation_note"]
+        try:
+            check_text(note, name=str(_("The escalation note")))
+        except TextRefused as e:
+            raise forms.ValidationError(str(e)) from e
+        return note
