@@ -246,7 +246,7 @@ def test_the_record_page_names_a_bad_label_line_and_keeps_what_was_typed(client_
         },
     )
     assert response.status_code == 400
-    assert "labels line 1 is not key=value" in response.text
+    assert "Labels line 1 is not key=value." in response.text
     assert "no equals sign here" in response.text
     assert not Scenario.objects.exists()
 
@@ -456,11 +456,13 @@ def test_the_trainee_works_the_drill_from_the_console(client_for, drill, trainee
     url = f"/drills/{drill.pk}/"
     assert client.post(f"{url}acknowledge/").status_code == 302
     assert client.post(f"{url}acknowledge/").status_code == 302  # twice: nothing more
-    opened = client.get(f"{url}runbooks/payments/errors")
-    assert (
-        opened.status_code == 302
-        and opened["Location"] == f"/runbooks/payments/errors/?drill={drill.pk}"
-    )
+    # The console links to the runbook page, which records the opening.
+    assert f"/runbooks/payments/errors/?drill={drill.pk}" in client.get(url).text
+    opened = client.get(f"/runbooks/payments/errors/?drill={drill.pk}")
+    assert opened.status_code == 200 and "Back to the console" in opened.text
+    # The former link of the console only leads there.
+    former = client.get(f"{url}runbooks/payments/errors")
+    assert former["Location"] == f"/runbooks/payments/errors/?drill={drill.pk}"
     client.post(f"{url}note/", {"text": "DB pool exhausted?", "hypothesis": "on"})
     client.post(f"{url}note/", {"text": "checking the deploy log"})
     response = client.post(f"{url}end/", {"choice": "escalate", "text": "the DB team"})

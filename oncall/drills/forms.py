@@ -77,23 +77,34 @@ class WindowForm(forms.Form):
         return data
 
 
-def parse_pairs(text: str, *, name: str) -> dict[str, str]:
-    """``key=value`` lines (what the record page shows for labels and annotations)."""
+# What the record page says of a bad line: whole sentences for labels and for
+# annotations, so that each language can say them its own way.
+PAIR_ERRORS = {
+    "labels": (
+        gettext_lazy("Labels line %(n)s is not key=value."),
+        gettext_lazy("The label %(key)s is longer than %(max)s bytes."),
+    ),
+    "annotations": (
+        gettext_lazy("Annotations line %(n)s is not key=value."),
+        gettext_lazy("The annotation %(key)s is longer than %(max)s bytes."),
+    ),
+}
+
+
+def parse_pairs(text: str, *, field: str) -> dict[str, str]:
+    """``key=value`` lines (what the record page shows for labels and annotations);
+    ``field`` is "labels" or "annotations"."""
+    not_a_pair, too_long = PAIR_ERRORS[field]
     pairs: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise forms.ValidationError(
-                _("%(name)s line %(n)s is not key=value") % {"name": name, "n": number}
-            )
+            raise forms.ValidationError(str(not_a_pair) % {"n": number})
         if len(value.encode()) > MAX_VALUE:
-            raise forms.ValidationError(
-                _("%(name)s %(key)s is longer than %(max)s bytes")
-                % {"name": name, "key": key.strip()[:60], "max": MAX_VALUE}
-            )
-        pairs[key.strip()] = checked_text(value.strip(), f"{name} {key.strip()[:60]}")
+            raise forms.ValidationError(str(too_long) % {"key": key.strip()[:60], "max": MAX_VALUE})
+        pairs[key.strip()] = checked_text(value.strip(), f"{field} {key.strip()[:60]}")
     return pairs
 
 

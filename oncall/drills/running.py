@@ -10,12 +10,14 @@ second time change nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from oncall.core.text import TextRefused, check_moment, check_text
 from oncall.drills.models import Drill, Response, ResponseEvent, Scenario, ScenarioStep
@@ -77,6 +79,20 @@ def on_drill_graded(listener: Callable[[Drill], None]) -> None:
 def drill_graded(drill: Drill) -> None:
     for listener in _graded_listeners:
         listener(drill)
+
+
+_marked_listeners: list[Callable[[Response], None]] = []
+
+
+def on_response_marked(listener: Callable[[Response], None]) -> None:
+    """Call ``listener(response)`` inside the transaction that marks a live response."""
+    if listener not in _marked_listeners:
+        _marked_listeners.append(listener)
+
+
+def response_marked(response: Response) -> None:
+    for listener in _marked_listeners:
+        listener(response)
 
 
 # -- scheduling --
@@ -152,39 +168,31 @@ def acknowledge(*, drill: Drill, by: AbstractBaseUser, now: datetime | None = No
     """Acknowledge the drill's pages; False when already acknowledged."""
     response = _response_for_trainee(drill, by)
     _running(drill)
-    now = now or timezone.now()
+    return record_acknowledged(response, by=by, now=now or timezone.now())
+
+
+# -- a response's log: the same for a drill's pages and a live page --
+
+
+def record_acknowledged(response: Response, *, by: AbstractBaseUser, now: datetime) -> bool:
+    """Set the response's acknowledge time once; False when it was set already."""
     with transaction.atomic():
         if not Response.objects.filter(pk=response.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=now
         ):
             return False
+        response.acknowledged_at = now
         ResponseEvent.objects.create(
             response=response, kind=ResponseEvent.Kind.ACKNOWLEDGED, at=now, by=by
         )
     return True
 
 
-def clean_text(text: str, *, name: str, required: bool = True) -> str:
-    text = (text or "").strip()
-    if required and not text:
-        raise DrillError(_("%(name)s is empty.") % {"name": name})
-    if len(text) > MAX_NOTE:
-        raise DrillError(
-            _("%(name)s is longer than %(max)s characters.") % {"name": name, "max": MAX_NOTE}
-        )
-    try:
-        return check_text(text, name=name)
-    except TextRefused as error:
-        raise DrillError(str(error)) from None
-
-
-def add_note(
-    *, drill: Drill, by: AbstractBaseUser, text: str, hypothesis: bool = False
+def record_note(
+    response: Response, *, by: AbstractBaseUser, text: str, hypothesis: bool = False
 ) -> ResponseEvent:
     """A line in the action log; a hypothesis also becomes the response's current one."""
-    response = _response_for_trainee(drill, by)
-    _running(drill)
-    text = clean_text(text, name=_("The note"))
+    text = clean_text(text, field=NOTE)
     with transaction.atomic():
         if hypothesis:
             response.hypothesis = text
@@ -197,14 +205,98 @@ def add_note(
         )
 
 
+def record_runbook(response: Response, *, by: AbstractBaseUser, runbook: Runbook) -> ResponseEvent:
+    """The responder opened ``runbook`` from the console: every opening is a line."""
+    return ResponseEvent.objects.create(
+        response=response, kind=ResponseEvent.Kind.RUNBOOK_OPENED, by=by, runbook=runbook
+    )
+
+
+def check_end(choice: str, text: str) -> str:
+    """The end note, once the choice is one of the two ends (escalating names whom)."""
+    if choice not in Response.EndChoice.values:
+        raise DrillError(_("Choose how it ended: mitigated, or would escalate."))
+    return clean_text(text, field=END_NOTE, required=choice == Response.EndChoice.ESCALATE)
+
+
+def record_end(
+    response: Response, *, by: AbstractBaseUser, choice: str, text: str, now: datetime
+) -> bool:
+    """End the response once (inside the caller's transaction); False when it had ended."""
+    if not Response.objects.filter(pk=response.pk, ended_at__isnull=True).update(
+        end_choice=choice, end_text=text, ended_at=now
+    ):
+        return False
+    response.end_choice, response.end_text, response.ended_at = choice, text, now
+    ResponseEvent.objects.create(
+        response=response, kind=ResponseEvent.Kind.ENDED, at=now, by=by, text=text
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Written:
+    """A text a person writes in a drill or a response, with what is said when it is
+    refused: whole sentences, so that each language can say them its own way."""
+
+    name: str
+    empty: str
+    too_long: str
+
+
+NOTE = Written(
+    gettext_lazy("The note"),
+    gettext_lazy("The note is empty."),
+    gettext_lazy("The note is longer than %(max)s characters."),
+)
+END_NOTE = Written(
+    gettext_lazy("The end note"),
+    gettext_lazy("The end note is empty."),
+    gettext_lazy("The end note is longer than %(max)s characters."),
+)
+REASON = Written(
+    gettext_lazy("The reason"),
+    gettext_lazy("The reason is empty."),
+    gettext_lazy("The reason is longer than %(max)s characters."),
+)
+ACCOUNT = Written(
+    gettext_lazy("What you did"),
+    gettext_lazy("Say what you did on this page."),
+    gettext_lazy("What you did is longer than %(max)s characters."),
+)
+MARK_NOTE = Written(
+    gettext_lazy("The note on the mark"),
+    gettext_lazy("Say what needs work."),
+    gettext_lazy("The note on the mark is longer than %(max)s characters."),
+)
+
+
+def clean_text(text: str, *, field: Written, required: bool = True) -> str:
+    text = (text or "").strip()
+    if required and not text:
+        raise DrillError(str(field.empty))
+    if len(text) > MAX_NOTE:
+        raise DrillError(str(field.too_long) % {"max": MAX_NOTE})
+    try:
+        return check_text(text, name=str(field.name))
+    except TextRefused as error:
+        raise DrillError(str(error)) from None
+
+
+def add_note(
+    *, drill: Drill, by: AbstractBaseUser, text: str, hypothesis: bool = False
+) -> ResponseEvent:
+    """A line in the drill's action log (see ``record_note``)."""
+    response = _response_for_trainee(drill, by)
+    _running(drill)
+    return record_note(response, by=by, text=text, hypothesis=hypothesis)
+
+
 def open_runbook(*, drill: Drill, by: AbstractBaseUser, runbook: Runbook) -> bool:
     """Record that the trainee opened a runbook from the console (while the drill runs)."""
     if by.pk != drill.trainee_id or not drill.is_running:
         return False
-    response = Response.objects.get(drill=drill)
-    ResponseEvent.objects.create(
-        response=response, kind=ResponseEvent.Kind.RUNBOOK_OPENED, by=by, runbook=runbook
-    )
+    record_runbook(Response.objects.get(drill=drill), by=by, runbook=runbook)
     return True
 
 
@@ -227,19 +319,12 @@ def end_response(
     if drill.is_over:
         return False
     _running(drill)
-    if choice not in Response.EndChoice.values:
-        raise DrillError(_("Choose how it ended: mitigated, or would escalate."))
-    text = clean_text(text, name=_("The end note"), required=choice == Response.EndChoice.ESCALATE)
+    text = check_end(choice, text)
     now = now or timezone.now()
     with transaction.atomic():
         if not _close(drill, now):
             return False
-        Response.objects.filter(pk=response.pk).update(
-            end_choice=choice, end_text=text, ended_at=now
-        )
-        ResponseEvent.objects.create(
-            response=response, kind=ResponseEvent.Kind.ENDED, at=now, by=by, text=text
-        )
+        record_end(response, by=by, choice=choice, text=text, now=now)
     return True
 
 
@@ -300,7 +385,7 @@ def grade(
         raise DrillError(_("A drill is graded after it ends."))
     if result not in Drill.Grade.values:
         raise DrillError(_("Choose pass or not yet."))
-    reason = clean_text(reason, name=_("The reason"), required=result == Drill.Grade.NOT_YET)
+    reason = clean_text(reason, field=REASON, required=result == Drill.Grade.NOT_YET)
     now = now or timezone.now()
     with transaction.atomic():
         if not Drill.objects.filter(pk=drill.pk, state=Drill.State.ENDED).update(

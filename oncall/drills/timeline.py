@@ -1,4 +1,4 @@
-"""What a drill's console shows: its timeline and the computed parts of its grade."""
+"""What a console shows: a response's timeline, and the computed parts of a drill's grade."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Entry:
     offset: str  # "+02:15" from the drill's start
     kind: str
     text: str
-    page: DrillPage | None = None
+    page: DrillPage | LiveCard | None = None
     event: ResponseEvent | None = None
 
 
@@ -45,9 +45,56 @@ def clock(delta: timedelta | None) -> str:
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
-def timeline(drill: Drill, pages: list[DrillPage], events: list[ResponseEvent]) -> list[Entry]:
-    """Pages fired and resolved and the response's events, in the order they happened."""
-    start = drill.started_at
+def offset_label(seconds: int) -> str:
+    """A step's time from the start as the record form asks for it, in minutes: "+4 min", "+4:30 min"."""
+    minutes, rest = divmod(max(0, int(seconds)), 60)
+    shown = f"{minutes}:{rest:02}" if rest else str(minutes)
+    return _("+%(minutes)s min") % {"minutes": shown}
+
+
+@dataclass
+class LiveCard:
+    """A live page (an ``AlertOccurrence``) as the console's page card shows it, the
+    same card as a drill's page."""
+
+    pk: int
+    alertname: str
+    labels: dict
+    annotations: dict
+    runbook: Runbook | None
+    fired_at: datetime
+    resolved_at: datetime | None
+    link: str = ""
+    is_live = True
+
+    @classmethod
+    def of(cls, occurrence) -> LiveCard:
+        return cls(
+            pk=occurrence.pk,
+            alertname=occurrence.alertname,
+            labels=occurrence.labels or {},
+            annotations=occurrence.annotations or {},
+            runbook=occurrence.runbook,
+            fired_at=occurrence.starts_at,
+            resolved_at=occurrence.ends_at if not occurrence.is_firing else None,
+        )
+
+    @property
+    def runbook_id(self) -> int | None:
+        return self.runbook.pk if self.runbook is not None else None
+
+    is_firing = DrillPage.is_firing
+    summary = DrillPage.summary
+    description = DrillPage.description
+    severity = DrillPage.severity
+    shown_labels = DrillPage.shown_labels
+
+
+def timeline(
+    start: datetime | None, pages: list[DrillPage | LiveCard], events: list[ResponseEvent]
+) -> list[Entry]:
+    """Pages fired and resolved and the response's events, in the order they happened;
+    each with its time from ``start`` (a drill's start, a live page's first firing)."""
     entries = []
 
     def entry(at, kind, text, **extra):

@@ -8,14 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from oncall.alerts.models import AlertOccurrence
-from oncall.drills import files, running
+from oncall.drills import files, live, running
 from oncall.drills.forms import (
     ScenarioDetailsForm,
     ScheduleForm,
@@ -29,7 +29,7 @@ from oncall.drills.models import Drill, DrillPage, Response, ResponseEvent, Scen
 from oncall.drills.record import record_scenario, team_alerts
 from oncall.drills.running import DrillError
 from oncall.drills.steps import StepError
-from oncall.drills.timeline import assess, clock, timeline
+from oncall.drills.timeline import assess, clock, offset_label, timeline
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Membership, Team
@@ -93,24 +93,23 @@ def console_context(request: HttpRequest, drill: Drill, *, error: str = "") -> d
             )
         )
         injects = [
-            (step, step.pk in released)
+            (step, offset_label(step.offset), step.pk in released)
             for step in drill.scenario.steps.filter(kind=ScenarioStep.Kind.INJECT)
         ]
     for page in pages:
         page.link = ""
         if page.runbook_id:
-            page.link = (
-                reverse("drills:open_runbook", args=[drill.pk, page.runbook.slug])
-                if is_trainee and drill.is_running
-                else page.runbook.get_absolute_url()
-            )
+            # Opened from the console while the drill runs: the runbook page records it.
+            page.link = page.runbook.get_absolute_url()
+            if is_trainee and drill.is_running:
+                page.link += f"?drill={drill.pk}"
     return {
         "drill": drill,
         "scenario": drill.scenario,
         "response": response,
         "pages": pages,
         "firing": sum(1 for p in pages if p.is_firing),
-        "timeline": timeline(drill, pages, events),
+        "timeline": timeline(drill.started_at, pages, events),
         "assessment": assessment,
         "ack_clock": clock(assessment.time_to_ack),
         "runbook_clock": clock(assessment.time_to_first_runbook),
@@ -235,13 +234,9 @@ def grade(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @login_required
 def open_runbook(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
-    """Record that the trainee opened a runbook from the console, then show it.
-
-    A link the trainee follows, so a GET: the log entry is the point of it.
-    """
+    """The console's former runbook link: now the runbook page records the opening."""
     drill = _get_drill_for_user(request, pk)
     runbook = get_object_or_404(Runbook, slug=slug)
-    running.open_runbook(drill=drill, by=request.user, runbook=runbook)
     return redirect(f"{runbook.get_absolute_url()}?drill={drill.pk}")
 
 
@@ -349,8 +344,8 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
         for occurrence in chosen:
             try:
                 edits[occurrence.pk] = (
-                    parse_pairs(occurrence.labels_text, name=_("labels")),
-                    parse_pairs(occurrence.annotations_text, name=_("annotations")),
+                    parse_pairs(occurrence.labels_text, field="labels"),
+                    parse_pairs(occurrence.annotations_text, field="annotations"),
                 )
             except ValidationError as error:
                 errors.append(f"{occurrence.alertname}: {' '.join(error.messages)}")
@@ -429,6 +424,8 @@ def scenario(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             messages.success(request, _("Drill scheduled."))
             return redirect(drill.get_absolute_url())
     steps = list(found.steps.select_related("runbook"))
+    for step in steps:
+        step.offset_label = offset_label(step.offset)
     return render(
         request,
         "drills/scenario.html",
@@ -459,31 +456,132 @@ def download(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 # -- live pages: the trainee's response to a real page during a shift --
 
 
+def _get_live_page_for_user(request: HttpRequest, shift: int, occurrence: int) -> live.LivePage:
+    """The page when the user is the shift's trainee, its primary or a lead of its team,
+    and the alert began on the shift's team during the shift; else 404."""
+    user = request.user
+    found = (
+        ShadowShift.objects.visible_to(user)
+        .select_related("team", "trainee", "primary")
+        .filter(pk=shift)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    is_trainee = user.pk == found.trainee_id
+    reviewer = not is_trainee and live.may_review(user, found)
+    if not (is_trainee or reviewer):
+        raise Http404
+    page = AlertOccurrence.objects.select_related("runbook").filter(pk=occurrence).first()
+    if page is None or not live.in_shift(found, page):
+        raise Http404
+    return live.LivePage(found, page, live.response_of(found, page), is_trainee, reviewer)
+
+
 @require_safe
 @login_required
 def live_page(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
-    raise Http404
+    page = _get_live_page_for_user(request, shift, occurrence)
+    return render(request, "drills/live.html", page.context(viewer_tz=request.user.profile.tz))
+
+
+def _after_live_action(request: HttpRequest, page: live.LivePage, action) -> HttpResponse:
+    """Run an action on a live page; answer htmx with the console, a browser with a redirect.
+
+    A response refused because the shift is over is answered 409: htmx then
+    reloads the page, which says why (a 4xx is not swapped in)."""
+    error, status = "", 200
+    try:
+        action()
+    except live.ShiftOver as e:
+        error, status = str(e), 409
+    except DrillError as e:
+        error = str(e)
+    if request.htmx and status == 200:
+        page.response = live.response_of(page.shift, page.occurrence)
+        context = page.context(viewer_tz=request.user.profile.tz, error=error)
+        return render(request, "drills/live.html#console", context)
+    if error:
+        messages.error(request, error)
+    if request.htmx:
+        return HttpResponse(error, status=status, headers={"HX-Refresh": "true"})
+    if status != 200:
+        return render(
+            request,
+            "drills/live.html",
+            page.context(viewer_tz=request.user.profile.tz),
+            status=status,
+        )
+    return redirect(page.url())
 
 
 @require_POST
 @login_required
 def live_acknowledge(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
-    raise Http404
+    page = _get_live_page_for_user(request, shift, occurrence)
+    return _after_live_action(
+        request,
+        page,
+        lambda: live.acknowledge(shift=page.shift, occurrence=page.occurrence, by=request.user),
+    )
 
 
 @require_POST
 @login_required
 def live_note(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
-    raise Http404
+    page = _get_live_page_for_user(request, shift, occurrence)
+    return _after_live_action(
+        request,
+        page,
+        lambda: live.add_note(
+            shift=page.shift,
+            occurrence=page.occurrence,
+            by=request.user,
+            text=request.POST.get("text", ""),
+            hypothesis=request.POST.get("hypothesis") == "on",
+        ),
+    )
 
 
 @require_POST
 @login_required
 def live_end(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
-    raise Http404
+    page = _get_live_page_for_user(request, shift, occurrence)
+    return _after_live_action(
+        request,
+        page,
+        lambda: live.end(
+            shift=page.shift,
+            occurrence=page.occurrence,
+            by=request.user,
+            choice=request.POST.get("choice", ""),
+            text=request.POST.get("text", ""),
+        ),
+    )
 
 
 @require_POST
 @login_required
 def live_review(request: HttpRequest, shift: int, occurrence: int) -> HttpResponse:
-    raise Http404
+    """The primary's account and mark: from the live page, or from the shift page's
+    comparison (``next`` brings the reviewer back there)."""
+    page = _get_live_page_for_user(request, shift, occurrence)
+    if not page.may_review:
+        raise Http404
+    try:
+        live.review(
+            shift=page.shift,
+            occurrence=page.occurrence,
+            by=request.user,
+            mark=request.POST.get("mark", ""),
+            account=request.POST.get("text", ""),
+            note=request.POST.get("note", ""),
+        )
+    except DrillError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, _("Marked."))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = page.url()
+    return redirect(back)
