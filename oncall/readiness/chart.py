@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from oncall.drills.timeline import clock
 from oncall.readiness.models import Onboarding
 from oncall.teams.dates import format_date
 
@@ -142,3 +143,55 @@ def _ticks(peak: int) -> list[int]:
 
 def _n(value: float) -> str:
     return f"{value:.1f}"
+
+
+# -- a person's trend on the dashboard: one bar per week since their onboarding started --
+
+TREND_BAR, TREND_GAP, TREND_HEIGHT = 6, 2, 22
+
+
+def trend_svg(trend: list[tuple[date, timedelta | None, int]]) -> str:
+    """A tiny bar chart of the median time to acknowledge per week (shorter is better).
+
+    A week without a response is a dot on the base line; the label says the
+    first and the latest week's medians in words, for a screen reader and as
+    a tooltip. Built as a plain string: it runs once per dashboard row, and
+    every value in it is a number or a translated sentence passed through
+    ``escape``.
+    """
+    timed = [ack for _week, ack, _count in trend if ack is not None]
+    if not timed:
+        return '<span class="muted">—</span>'
+    peak = max(t.total_seconds() for t in timed) or 1
+    bars = []
+    for i, (_week, ack, _count) in enumerate(trend):
+        x = i * (TREND_BAR + TREND_GAP)
+        if ack is None:
+            bars.append(
+                f'<rect class="trend__none" x="{x}" y="{TREND_HEIGHT - 2}"'
+                f' width="{TREND_BAR}" height="2"/>'
+            )
+            continue
+        h = max(2.0, (TREND_HEIGHT - 2) * ack.total_seconds() / peak)
+        bars.append(
+            f'<rect class="trend__bar" x="{x}" y="{_n(TREND_HEIGHT - h)}"'
+            f' width="{TREND_BAR}" height="{_n(h)}" rx="1"/>'
+        )
+    first = next((w, a) for w, a, _count in trend if a is not None)
+    last = next((w, a) for w, a, _count in reversed(trend) if a is not None)
+    label = _(
+        "Median time to acknowledge by week: %(first)s in the week of %(first_week)s,"
+        " %(last)s in the week of %(last_week)s"
+    ) % {
+        "first": clock(first[1]),
+        "first_week": format_date(first[0], "us_short_date"),
+        "last": clock(last[1]),
+        "last_week": format_date(last[0], "us_short_date"),
+    }
+    label = escape(label)
+    width = len(trend) * (TREND_BAR + TREND_GAP) - TREND_GAP
+    return (
+        f'<svg class="trend" width="{width}" height="{TREND_HEIGHT}"'
+        f' viewBox="0 0 {width} {TREND_HEIGHT}" role="img" aria-label="{label}"'
+        f' xmlns="http://www.w3.org/2000/svg"><title>{label}</title>{"".join(bars)}</svg>'
+    )

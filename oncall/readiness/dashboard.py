@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from oncall.readiness import gate, practice
+from oncall.readiness import chart, gate, practice
 from oncall.readiness.models import ItemProgress, Onboarding
 from oncall.shifts.models import ShadowShift
 from oncall.teams.dates import format_date
@@ -48,6 +48,7 @@ class Row:
     idle_days: int
     today: date
     drills: practice.DrillRecord = practice.NO_DRILLS
+    responses: practice.ResponseRecord = practice.NO_RESPONSES
 
     @property
     def name(self) -> str:
@@ -84,7 +85,10 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     1. Load the onboardings with their engineers (one query) and their items
        with each runbook's current revision id (one query).
     2. Count done shadow shifts per trainee and kind for the team (one query),
-       and read each trainee's drill record in the team (one query).
+       read each trainee's drill record in the team (one query), and their
+       responses: live pages handled well, and response times, live and
+       drills, over the last 30 days and week by week since they started
+       (one query).
     3. Evaluate the gate per onboarding in memory. The stored state is
        reconcile's to write; a page only reads.
     """
@@ -117,6 +121,11 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     )
     shift_counts = gate.team_shift_counts(team.pk)
     drill_records = practice.drill_records(team.pk)
+    started: dict[int, datetime] = {}
+    for onboarding in onboardings:
+        engineer = onboarding.engineer_id
+        started[engineer] = min(started.get(engineer, onboarding.started_at), onboarding.started_at)
+    responses = practice.response_records(team.pk, started, now=now, tz=team.tz)
     rows = []
     for onboarding in onboardings:
         counts = {
@@ -129,11 +138,19 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
             facts=facts.get(onboarding.pk, []),
             shift_counts=counts,
             drills_passed=drills.passed,
+            pages_handled_well=responses[onboarding.engineer_id].handled_well,
             with_statuses=False,
         )
         idle = max((now - onboarding.last_activity_at).days, 0)
         rows.append(
-            Row(onboarding=onboarding, result=result, idle_days=idle, today=today, drills=drills)
+            Row(
+                onboarding=onboarding,
+                result=result,
+                idle_days=idle,
+                today=today,
+                drills=drills,
+                responses=responses[onboarding.engineer_id],
+            )
         )
     key = sort.removeprefix("-")
     rows.sort(key=SORTS.get(key, SORTS["state"]), reverse=sort.startswith("-"))
@@ -159,6 +176,39 @@ def unanswered_questions(team: Team, *, now: datetime | None = None) -> list[Sha
     )
 
 
+def cell_labels() -> dict[str, str]:
+    """Each column's name, escaped: a phone shows the table as one card per
+    person with every value labelled (``data-label``)."""
+    live_drills = gettext("live / drills")
+    return {
+        key: escape(label)
+        for key, label in {
+            "name": gettext("Engineer"),
+            "progress": gettext("Progress"),
+            "left": gettext("Required left"),
+            "shadow": gettext("Shadow"),
+            "reverse": gettext("Reverse"),
+            "drills": gettext("Drills passed"),
+            "pages": gettext("Pages, last 30 days") + f" ({live_drills})",
+            "ack": gettext("Median time to acknowledge") + f" ({live_drills})",
+            "runbook": gettext("Median time to first runbook") + f" ({live_drills})",
+            "trend": gettext("Time to acknowledge by week"),
+            "activity": gettext("Days idle"),
+            "target": gettext("Target date"),
+            "state": gettext("State"),
+        }.items()
+    }
+
+
+def _pair(live: str | int, drills: str | int, css: str) -> str:
+    """Live and drills side by side in one cell."""
+    return (
+        f'<span class="pair {css}"><span class="pair__live">{live}</span>'
+        f'<span class="pair__sep" aria-hidden="true">/</span>'
+        f'<span class="pair__drills">{drills}</span></span>'
+    )
+
+
 def table_rows(rows: list[Row]) -> list[SafeString]:
     """The dashboard's table rows as HTML.
 
@@ -166,6 +216,7 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
     engine cost more than the rest of the page. Every text value passes
     through ``escape``; the rest are numbers, ISO dates and constants.
     """
+    label = cell_labels()
     sign_off, reread = escape(gettext("to sign off")), escape(gettext("to re-read"))
     # Outside the f-strings: the message extractor does not read inside them.
     stalled_word, overdue_word = escape(gettext("stalled")), escape(gettext("overdue"))
@@ -190,22 +241,35 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
             target += overdue_badge if overdue else ""
         else:
             target = no_target
+        live, drills = row.responses.live, row.responses.drills
         out.append(
             mark_safe(  # noqa: S308 - every text value above is escaped
                 f'<tr class="{css}">'
-                f'<td><a href="{escape(row.url)}">{name}</a></td>'
-                f'<td class="cell-progress"><progress value="{r.percent}" max="100"'
+                f'<th scope="row" class="cell-name" data-label="{label["name"]}">'
+                f'<a href="{escape(row.url)}">{name}</a></th>'
+                f'<td class="cell-progress" data-label="{label["progress"]}">'
+                f'<progress value="{r.percent}" max="100"'
                 f' aria-label="{name}">{r.percent}%</progress>'
                 f' <span class="small">{r.percent}%</span></td>'
-                f'<td title="{escape(r.explanation)}">{r.left}{badges}</td>'
-                f"<td>{r.shadow_done}/{r.shadow_required}</td>"
-                f"<td>{r.reverse_done}/{r.reverse_required}</td>"
-                f'<td class="cell-drills">{row.drills.passed}</td>'
-                f"<td>{row.drills.ack_clock}</td>"
-                f"<td>{row.drills.first_runbook_clock}</td>"
-                f"<td>{row.idle_days}{stalled_badge if stalled else ''}</td>"
-                f"<td>{target}</td>"
-                f'<td><span class="badge badge--{row.state}">{state_labels[row.state]}</span></td>'
+                f'<td title="{escape(r.explanation)}" data-label="{label["left"]}">'
+                f"{r.left}{badges}</td>"
+                f'<td data-label="{label["shadow"]}">{r.shadow_done}/{r.shadow_required}</td>'
+                f'<td data-label="{label["reverse"]}">{r.reverse_done}/{r.reverse_required}</td>'
+                f'<td class="cell-drills" data-label="{label["drills"]}">{row.drills.passed}</td>'
+                f'<td data-label="{label["pages"]}">'
+                f"{_pair(live.count, drills.count, 'pair--pages')}</td>"
+                f'<td data-label="{label["ack"]}">'
+                f"{_pair(live.ack_clock, drills.ack_clock, 'pair--ack')}</td>"
+                f'<td data-label="{label["runbook"]}">'
+                f"{_pair(live.first_runbook_clock, drills.first_runbook_clock, 'pair--runbook')}"
+                "</td>"
+                f'<td class="cell-trend" data-label="{label["trend"]}">'
+                f"{chart.trend_svg(row.responses.trend)}</td>"
+                f'<td data-label="{label["activity"]}">'
+                f"{row.idle_days}{stalled_badge if stalled else ''}</td>"
+                f'<td data-label="{label["target"]}">{target}</td>'
+                f'<td data-label="{label["state"]}">'
+                f'<span class="badge badge--{row.state}">{state_labels[row.state]}</span></td>'
                 "</tr>"
             )
         )

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from oncall.readiness.models import ItemProgress, Kind, Onboarding, progress_percent
-from oncall.readiness.practice import drill_record
+from oncall.readiness.practice import drill_record, pages_handled
 from oncall.shifts.models import ShadowShift
 
 # Which shadow-shift kind a checklist item counts.
@@ -120,6 +120,7 @@ class ItemStatus:
     changed_since_read: bool = False
     shifts_done: int = 0  # confirmed shifts, for shadow and reverse-shadow items
     drills_done: int = 0  # drills passed, for drill items
+    pages_done: int = 0  # live pages handled well, for respond-to-pages items
 
     @property
     def awaiting_signoff(self) -> bool:
@@ -135,9 +136,9 @@ class ItemStatus:
 class Gap:
     """One required item that holds the gate, in words once asked."""
 
-    what: str  # "shifts", "drills", "changed", "unread", "not_done", "signoff"
+    what: str  # "shifts", "drills", "pages", "changed", "unread", "not_done", "signoff"
     facts: ItemFacts
-    shifts_done: int = 0  # shifts confirmed, or drills passed for "drills"
+    shifts_done: int = 0  # shifts confirmed, drills passed for "drills", pages for "pages"
 
 
 @dataclass
@@ -191,7 +192,8 @@ class GateResult:
         by_what: dict[str, list[Gap]] = {}
         for gap in self.gaps:
             by_what.setdefault(gap.what, []).append(gap)
-        parts = [_gap_words(gap) for gap in by_what.get("shifts", []) + by_what.get("drills", [])]
+        counted = by_what.get("shifts", []) + by_what.get("drills", []) + by_what.get("pages", [])
+        parts = [_gap_words(gap) for gap in counted]
         if not_done := by_what.get("not_done"):
             n = len(not_done)
             if n <= 2:
@@ -247,6 +249,13 @@ def _gap_words(gap: Gap) -> str:
             gap.facts.count,
         )
         return words % {"done": gap.shifts_done, "count": gap.facts.count}
+    if gap.what == "pages":
+        words = ngettext(
+            "%(done)d of %(count)d page handled well",
+            "%(done)d of %(count)d pages handled well",
+            gap.facts.count,
+        )
+        return words % {"done": gap.shifts_done, "count": gap.facts.count}
     if gap.what == "changed":
         return _("“%(title)s” changed since read") % {"title": title}
     if gap.what == "unread":
@@ -286,6 +295,7 @@ def evaluate(
     items: Iterable[ItemProgress] | None = None,
     shift_counts: dict[str, int] | None = None,
     drills_passed: int | None = None,
+    pages_handled_well: int | None = None,
     facts: Iterable[ItemFacts] | None = None,
     with_statuses: bool = True,
 ) -> GateResult:
@@ -294,15 +304,19 @@ def evaluate(
     1. Take the onboarding's items (pass them in, with ``runbook`` selected,
        or pass their ``facts`` straight from the database) and its done
        shadow-shift counts per kind and the engineer's drills passed in the
-       team (``practice``; one query each when not given, the drills only
-       when the checklist has a drill item).
+       team and live pages handled well there (``practice``; one query each
+       when not given, the drills only when the checklist has a drill item,
+       the pages only when it has a respond-to-pages item).
     2. Per item: a ``read_runbook`` item is done only when the revision read
        is the runbook's current one (read earlier = "changed since read"); a
        shadow or reverse-shadow item is done when the engineer's done shifts
        of that kind in the team reach its count; a drill item is done when
        the drills passed reach its count (graded pass by someone other than
-       the engineer; a tick counts for nothing); any other item is done when
-       ticked. An item that needs a sign-off is complete only once signed off.
+       the engineer; a tick counts for nothing); a respond-to-pages item is
+       done when the engineer's live pages in the team marked handled well
+       by the shift's primary or a lead (never by the engineer) reach its
+       count, a tick counting for nothing there too; any other item is done
+       when ticked. An item that needs a sign-off is complete only once signed off.
     3. Progress is one figure: required items complete over required items
        (``progress_percent``), the same wherever it is shown.
     4. The gate passes when every required item is complete. Each required
@@ -337,6 +351,7 @@ def evaluate(
     )
     shift_kinds = (shadow_kind, reverse_kind)
     drill_kind = str(Kind.DRILL)
+    pages_kind = str(Kind.RESPOND_TO_PAGES)
     shifts_of_kind = {
         str(item_kind): shift_counts.get(shift_kind, 0)
         for item_kind, shift_kind in SHIFT_KIND_OF_ITEM.items()
@@ -344,7 +359,7 @@ def evaluate(
     for item, f in pairs:
         kind = f.kind
         changed = False
-        shifts = drills = 0
+        shifts = drills = pages = 0
         if kind in shift_kinds:
             shifts = shifts_of_kind[kind]
             done = shifts >= f.count
@@ -353,6 +368,11 @@ def evaluate(
                 drills_passed = drill_record(onboarding.team_id, onboarding.engineer_id).passed
             drills = drills_passed
             done = drills >= f.count
+        elif kind == pages_kind:
+            if pages_handled_well is None:
+                pages_handled_well = pages_handled(onboarding.team_id, onboarding.engineer_id)
+            pages = pages_handled_well
+            done = pages >= f.count
         elif kind == read_kind and f.runbook_id is not None:
             current = f.current_revision_id
             if current is None:
@@ -372,6 +392,7 @@ def evaluate(
                 changed_since_read=changed,
                 shifts_done=shifts,
                 drills_done=drills,
+                pages_done=pages,
             )
 
         if not f.required:
@@ -392,6 +413,8 @@ def evaluate(
             gaps.append(Gap("shifts", f, shifts_done=shifts))
         elif not done and kind == drill_kind:
             gaps.append(Gap("drills", f, shifts_done=drills))
+        elif not done and kind == pages_kind:
+            gaps.append(Gap("pages", f, shifts_done=pages))
         elif not done and kind == read_kind:
             gaps.append(Gap("unread", f))
         elif not done:

@@ -14,7 +14,9 @@ Who vouches for what:
   note afterwards withdraws it, and the lead who gave it is told;
 - a shadow shift: the primary or a lead confirms it (``shifts.schedule``);
 - a drill: a game master other than the engineer grades it pass
-  (``drills.running``); no one ticks a drill item.
+  (``drills.running``); no one ticks a drill item;
+- a live page: the shift's primary or a lead marks the engineer's response
+  handled well (``drills``); no one ticks a respond-to-pages item.
 """
 
 from django.core import signing
@@ -92,6 +94,10 @@ def _refuse_counted(item: ItemProgress) -> None:
         raise ReadinessError(_("Shadow shifts count once the primary confirms them."))
     if item.kind == Kind.DRILL:
         raise ReadinessError(_("Drills count once a game master grades them pass."))
+    if item.kind == Kind.RESPOND_TO_PAGES:
+        raise ReadinessError(
+            _("Live pages count once the shift’s primary or a lead marks them handled well.")
+        )
 
 
 @transaction.atomic

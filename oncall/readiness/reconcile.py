@@ -9,7 +9,8 @@ nowhere else:
   ticked, unticked, noted or signed off (``progress``), a shift scheduled,
   moved, cancelled or confirmed (``on_shift_change``, registered with the
   shifts app), a drill graded (``on_drill_graded``, registered with the
-  drills app), a runbook given a new revision by a sync
+  drills app), a live response marked handled well or needs work
+  (``on_response_marked``, registered with the drills app), a runbook given a new revision by a sync
   (``on_revisions_change``, registered with the runbooks app), an onboarding
   started, cleared or reopened;
 - periodically from beat (``reconcile_all``), a safety net for anything that
@@ -27,7 +28,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from oncall.drills.models import Drill
+from oncall.drills.models import Drill, Response
 from oncall.readiness import gate
 from oncall.readiness.models import Activity, ItemProgress, Kind, Onboarding
 from oncall.shifts.models import ShadowShift
@@ -155,6 +156,20 @@ def on_drill_graded(drill: Drill) -> None:
     the transaction of the grade (a pass may complete a drill item)."""
     for onboarding in Onboarding.objects.filter(
         team_id=drill.team_id, engineer_id=drill.trainee_id
+    ).order_by("pk"):
+        reconcile(onboarding)
+
+
+def on_response_marked(response: Response) -> None:
+    """A live response was marked (or its mark changed): reconcile its
+    responder's onboardings in the page's team, in the transaction of the mark
+    (a "handled well" may complete a respond-to-pages item, and a change to
+    "needs work" may undo one). A drill's response is the grade's to count."""
+    if response.occurrence_id is None:
+        return
+    team_id = response.occurrence.team_id
+    for onboarding in Onboarding.objects.filter(
+        team_id=team_id, engineer_id=response.responder_id
     ).order_by("pk"):
         reconcile(onboarding)
 
