@@ -30,7 +30,7 @@ def test_a_span_within_a_day(language, expected):
     ("language", "expected"),
     [
         ("en", "Thu 3 Dec, 22:00 – Fri 4 Dec 2026, 06:00 JST"),
-        ("ja", "12月3日(木) 22:00 – 2026年12月4日(金) 06:00 JST"),
+        ("ja", "2026年12月3日(木) 22:00 – 12月4日(金) 06:00 JST"),
     ],
 )
 def test_a_span_over_midnight(language, expected):

@@ -36,6 +36,20 @@ class ShadowShiftQuerySet(models.QuerySet):
         """Scheduled shifts that have not ended yet (including one on now)."""
         return self.filter(state=ShadowShift.State.SCHEDULED, ends_at__gt=now or timezone.now())
 
+    def on_now(self, now: datetime | None = None) -> "ShadowShiftQuerySet":
+        """Shifts going on at ``now``, confirmed or not: a shift is on from its
+        start to its end whatever the primary has said about it."""
+        now = now or timezone.now()
+        return self.exclude(state=ShadowShift.State.CANCELLED).filter(
+            starts_at__lte=now, ends_at__gt=now
+        )
+
+    def current(self, now: datetime | None = None) -> "ShadowShiftQuerySet":
+        """Shifts on now or still to come (not cancelled): what "Coming up" lists."""
+        return self.exclude(state=ShadowShift.State.CANCELLED).filter(
+            ends_at__gt=now or timezone.now()
+        )
+
     def debrief_due(
         self, now: datetime | None = None, *, grace: timedelta = timedelta(hours=2)
     ) -> "ShadowShiftQuerySet":
@@ -178,8 +192,12 @@ class ShadowShift(models.Model):
     def has_ended(self, now: datetime | None = None) -> bool:
         return self.ends_at <= (now or timezone.now())
 
+    def is_on_now(self, now: datetime | None = None) -> bool:
+        """On from its start to its end, whether or not it is confirmed yet."""
+        return not self.is_cancelled and self.has_started(now) and not self.has_ended(now)
+
     def can_mark_done(self, now: datetime | None = None) -> bool:
-        """Only a shift that is still scheduled and has begun can be confirmed."""
+        """A scheduled shift can be confirmed from its start (it stays on until its end)."""
         return self.state == self.State.SCHEDULED and self.has_started(now)
 
     def may_confirm(self, user, *, lead: bool) -> bool:

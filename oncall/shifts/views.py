@@ -106,7 +106,9 @@ def index(request: HttpRequest) -> HttpResponse:
         .involving(user)
         .select_related("team", "trainee", "primary")
     )
-    upcoming = list(mine.upcoming(now).order_by("starts_at")[:20])
+    # A shift stays listed from its start to its end, confirmed or not: the
+    # primary may confirm it while it is still on.
+    upcoming = list(mine.current(now).order_by("starts_at")[:20])
     recent = list(
         mine.filter(ends_at__lte=now)
         .exclude(state=ShadowShift.State.CANCELLED)
@@ -114,19 +116,24 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     token = user.profile.calendar_token
     led_teams = [t for t in teams if t.pk in led_ids]
-    # A lead who is on no shift sees the team's next ones instead of an empty card.
-    team_upcoming = []
-    if not upcoming and led_teams:
-        team_upcoming = list(
+    # A lead sees the team's shifts on now, and when on no shift of their own
+    # the team's next ones instead of an empty card.
+    team_on_now, team_upcoming = [], []
+    if led_teams:
+        team_current = list(
             ShadowShift.objects.filter(team__in=led_teams)
-            .upcoming(now)
+            .current(now)
             .select_related("team", "trainee", "primary")
-            .order_by("starts_at")[:20]
+            .order_by("starts_at")[:30]
         )
+        team_on_now = [s for s in team_current if s.is_on_now(now)]
+        if not upcoming:
+            team_upcoming = [s for s in team_current if not s.is_on_now(now)][:20]
     context.update(
         {
             "upcoming": upcoming,
             "next_shift": upcoming[0] if upcoming else None,
+            "team_on_now": team_on_now,
             "team_upcoming": team_upcoming,
             "recent": recent,
             # Trainees write debriefs: the banner is for the shifts they shadowed.

@@ -17,18 +17,15 @@ from django.utils.translation import ngettext
 # style -> Django date format, per language. Backslash-free: 年月日 are not format characters.
 FORMATS = {
     "en": {
+        # One style: day before month, the weekday where there is room.
         "date": "D j M Y",  # Thu 3 Dec 2026
         "short_date": "j M",  # 3 Dec
-        "us_date": "M j, Y",  # Dec 3, 2026
-        "us_short_date": "M j",  # Dec 3
         "day_month_year": "j M Y",  # 3 Dec 2026
-        "day_month_year_time": "j M Y H:i",  # 3 Dec 2026 10:00
+        "day_month_year_time": "j M Y, H:i",  # 3 Dec 2026, 10:00
         "datetime": "D j M Y, H:i T",  # Thu 3 Dec 2026, 10:00 JST
         "short_datetime": "D j M H:i T",  # Thu 3 Dec 10:00 JST
         "short_datetime_nozone": "D j M H:i",  # Thu 3 Dec 10:00
         "weekday_day": "D j M",  # Thu 3 Dec
-        "us_datetime": "M j, Y H:i",  # Dec 3, 2026 10:00
-        "us_short_datetime": "M j, H:i",  # Dec 3, 10:00
         "month": "F Y",  # December 2026
         "day_label": "l j F",  # Thursday 3 December
         "wall": "l j F Y, H:i",  # Thursday 3 December 2026, 10:00
@@ -36,34 +33,53 @@ FORMATS = {
         "weekday_long": "l",  # Thursday
         "span_day": "D j M Y, H:i",  # the start of a span within one day
         "span_start": "D j M, H:i",  # the start of a span over days
+        "span_end": "D j M Y, H:i",  # its end
     },
     "ja": {
         "date": "Y年n月j日(D)",
         "short_date": "n月j日",
-        "us_date": "Y年n月j日",
-        "us_short_date": "n月j日",
         "day_month_year": "Y年n月j日",
         "day_month_year_time": "Y年n月j日 H:i",
         "datetime": "Y年n月j日(D) H:i T",
         "short_datetime": "n月j日(D) H:i T",
         "short_datetime_nozone": "n月j日(D) H:i",
         "weekday_day": "n月j日(D)",
-        "us_datetime": "Y年n月j日 H:i",
-        "us_short_datetime": "n月j日 H:i",
         "month": "Y年n月",
         "day_label": "n月j日(D)",
         "wall": "Y年n月j日(D) H:i",
         "weekday": "D",
         "weekday_long": "l",
         "span_day": "Y年n月j日(D) H:i",
-        "span_start": "n月j日(D) H:i",
+        # Japanese names the year first, once: 2026年12月3日(木) 22:00 – 12月4日(金) 06:00.
+        "span_start": "Y年n月j日(D) H:i",
+        "span_end": "n月j日(D) H:i",
     },
 }
 
 
-def _formats() -> dict[str, str]:
+# Names that pages and emails of earlier releases ask for: the same one style
+# (they used to write the month first, "Dec 3, 2026", beside "Thu 3 Dec").
+ALIASES = {
+    "us_date": "day_month_year",
+    "us_short_date": "short_date",
+    "us_datetime": "day_month_year_time",
+    "us_short_datetime": "short_datetime_nozone",
+}
+for _table in FORMATS.values():
+    for _alias, _style in ALIASES.items():
+        _table[_alias] = _table[_style]
+
+# Between the two dates of a range, per language.
+RANGE_DASH = {"en": "–", "ja": "～"}
+
+
+def _language() -> str:
     language = (translation.get_language() or "en").split("-")[0]
-    return FORMATS.get(language, FORMATS["en"])
+    return language if language in FORMATS else "en"
+
+
+def _formats() -> dict[str, str]:
+    return FORMATS[_language()]
 
 
 def format_date(value: date | datetime, style: str = "date") -> str:
@@ -91,7 +107,29 @@ def format_span(starts: datetime, ends: datetime, tz: ZoneInfo) -> str:
             return f"{fmt(start, 'span_day')}–{fmt(end, 'H:i')} {end_zone}"
         return f"{fmt(start, 'span_day')} {start_zone} – {fmt(end, 'H:i')} {end_zone}"
     zone = "" if start_zone == end_zone else f" {start_zone}"
-    return f"{fmt(start, 'span_start')}{zone} – {fmt(end, 'span_day')} {end_zone}"
+    if start.year != end.year:  # over New Year: both dates with their year
+        return f"{fmt(start, 'span_day')}{zone} – {fmt(end, 'span_day')} {end_zone}"
+    return f"{fmt(start, 'span_start')}{zone} – {fmt(end, 'span_end')} {end_zone}"
+
+
+def format_date_range(first: date, last: date) -> str:
+    """Two dates, the year said once: ``7–13 Dec 2026`` / ``2026年12月7日～13日``.
+
+    English writes what the dates share at the end, Japanese at the start;
+    a range over New Year gives each date its year.
+    """
+    language = _language()
+    dash = RANGE_DASH[language]
+    if first.year != last.year:
+        style = "day_month_year"
+        between = dash if language == "ja" else f" {dash} "
+        return f"{format_date(first, style)}{between}{format_date(last, style)}"
+    if language == "ja":
+        end = "j日" if first.month == last.month else "n月j日"
+        return f"{format_date(first, 'day_month_year')}{dash}{dateformat.format(last, end)}"
+    if first.month == last.month:
+        return f"{first.day}{dash}{format_date(last, 'day_month_year')}"
+    return f"{format_date(first, 'short_date')} {dash} {format_date(last, 'day_month_year')}"
 
 
 def format_duration(length: timedelta) -> str:

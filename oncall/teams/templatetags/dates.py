@@ -18,6 +18,12 @@ def when(value, style: str = "date") -> str:
     return dates.format_date(value, style)
 
 
+@register.simple_tag
+def date_range(first, last) -> str:
+    """``{% date_range week.first week.last %}``: ``7–13 Dec 2026`` / ``2026年12月7日～13日``."""
+    return dates.format_date_range(first, last)
+
+
 @register.filter
 def duration_until(value: datetime, now: datetime) -> str:
     """``{{ shift.starts_at|duration_until:now }}``: ``12 hours, 45 minutes`` / ``12時間45分``."""
