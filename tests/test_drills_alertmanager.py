@@ -10,6 +10,7 @@ goes through at the same time.
 """
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -20,13 +21,15 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from celery.app import trace
+from celery.worker import strategy
 from django.test import Client
 from django.utils import timezone
 
 from oncall.alerts import receiver
 from oncall.alerts.models import AlertOccurrence, AlertSource
 from oncall.alerts.sources import create_source
-from oncall.drills import replay, running
+from oncall.drills import replay, running, tasks
 from oncall.drills.models import Drill, DrillPage, PlayedStep, ResponseEvent
 from oncall.drills.record import store_scenario
 from oncall.drills.steps import check_steps
@@ -453,3 +456,22 @@ def test_a_drill_through_the_real_alertmanager_never_reaches_the_pager(
     assert {a["labels"]["alertname"] for a in alertmanager["pager"].alerts} == {"DiskFilling"}
     assert list(AlertOccurrence.objects.values_list("alertname", flat=True)) == ["DiskFilling"]
     assert Drill.objects.get(pk=drill.pk).state == Drill.State.RUNNING
+
+
+# -- the replay tick's log --
+
+
+def test_an_idle_replay_tick_logs_nothing_and_a_busy_one_its_count(caplog):
+    caplog.set_level(logging.INFO)
+    name = tasks.REPLAY_TASK
+    received = {"id": "1", "name": name, "args": "()", "kwargs": "{}", "eta": None}
+    strategy.logger.info(trace.LOG_RECEIVED, received)
+    for played in ("0", "2"):
+        context = {"id": "1", "name": name, "return_value": played, "runtime": 0.01}
+        trace.info(trace.LOG_SUCCESS, {**context, "args": "()", "kwargs": "{}"})
+    other = {"id": "2", "name": "oncall.reminders.tasks.plan", "args": "()", "kwargs": "{}"}
+    strategy.logger.info(trace.LOG_RECEIVED, {**other, "eta": None})
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Task {name}[1] succeeded in 0.01s: 2",
+        "Task oncall.reminders.tasks.plan[2] received",
+    ]
