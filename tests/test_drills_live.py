@@ -388,3 +388,24 @@ def test_the_comparison_reads_a_fixed_number_of_queries(
     occurrence = AlertOccurrence.objects.filter(team=team).first()
     with django_assert_max_num_queries(14):
         client.get(url(shift, occurrence))
+
+
+# -- the demo --
+
+
+def test_the_demo_has_a_page_on_now_with_a_response_and_a_compared_past_page(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)  # idempotent
+    now = timezone.now()
+    responses = Response.objects.filter(
+        responder__username="trainee", occurrence__isnull=False
+    ).select_related("shift")
+    on_now = [r for r in responses if r.shift.starts_at <= now < r.shift.ends_at]
+    past = [r for r in responses if r.shift.ends_at <= now]
+    assert len(on_now) == 1 and on_now[0].acknowledged_at is not None
+    assert on_now[0].hypothesis and not on_now[0].mark
+    assert len(past) == 1
+    assert (past[0].mark, past[0].marked_by.username) == ("handled_well", "primary")
+    assert past[0].primary_account and past[0].events.count() == 4

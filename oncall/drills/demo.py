@@ -1,5 +1,7 @@
 """Demo drills for payments: a night of its alert history recorded as a scenario,
-one drill the trainee passed (graded by the primary) and one scheduled.
+one drill the trainee passed (graded by the primary) and one scheduled; and live
+pages as practice: a page of the trainee's shadow shift on now with their
+response, and a past shift whose page the primary compared and marked handled well.
 
 Idempotent like the rest of ``seed_demo``: each part is created only when absent.
 """
@@ -10,10 +12,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from oncall.alerts.models import AlertOccurrence
-from oncall.drills import running
+from oncall.drills import live, running
 from oncall.drills.models import Drill, Response, ResponseEvent, Scenario
 from oncall.drills.record import record_scenario, team_alerts
 from oncall.runbooks.models import Runbook
+from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Team
 
 SCENARIO_TITLE = "Payments API errors after the pool change"
@@ -53,6 +56,15 @@ def seed(out) -> None:
         at = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
         running.schedule_drill(scenario=scenario, trainee=trainee, game_master=game_master, at=at)
         out("drill scheduled for trainee in two days")
+    shifts = ShadowShift.objects.filter(team=team, trainee=trainee).exclude(
+        state=ShadowShift.State.CANCELLED
+    )
+    on_now = shifts.filter(starts_at__lte=now, ends_at__gt=now).order_by("starts_at").first()
+    if on_now is not None and _live_page_on_now(on_now, trainee, now):
+        out("a live page on the shift on now, with the trainee's response")
+    past = shifts.filter(ends_at__lte=now).order_by("starts_at").first()
+    if past is not None and _compared_page(past, trainee, now):
+        out(f"a past shift's page compared and marked handled well by {past.primary.username}")
 
 
 def _drills(scenario: Scenario, trainee):
@@ -134,3 +146,89 @@ def passed_drill(scenario: Scenario, trainee, game_master, *, at: datetime) -> D
     )
     drill.refresh_from_db()
     return drill
+
+
+LIVE_PREFIX = "demo-live-"
+LIVE_ALERT = ("PaymentsApiHighErrorRate", "payments-api", "payments-api/error-rate-high")
+
+
+def _live_page(shift: ShadowShift, at: datetime, *, ended: datetime | None) -> AlertOccurrence:
+    alertname, service, slug = LIVE_ALERT
+    return AlertOccurrence.objects.create(
+        fingerprint=f"{LIVE_PREFIX}{shift.pk}",
+        starts_at=at,
+        ends_at=ended,
+        status=AlertOccurrence.Status.RESOLVED if ended else AlertOccurrence.Status.FIRING,
+        team=shift.team,
+        alertname=alertname,
+        alert_key=alertname.lower(),
+        labels={"alertname": alertname, "severity": "critical", "service": service},
+        annotations={"summary": "5xx above 5% on payments-api"},
+        runbook=Runbook.objects.filter(slug=slug).first(),
+        received_at=at,
+        last_seen_at=ended or at,
+    )
+
+
+def _live_page_on_now(shift: ShadowShift, trainee, now: datetime) -> bool:
+    """One page of the shift on now, acknowledged by the trainee with a hypothesis
+    (through the same workflows as a click); False when it is there already."""
+    if AlertOccurrence.objects.filter(fingerprint=f"{LIVE_PREFIX}{shift.pk}").exists():
+        return False
+    at = max(shift.starts_at, now - timedelta(minutes=20))
+    page = _live_page(
+        shift, at, ended=at + timedelta(minutes=12) if at + timedelta(minutes=12) < now else None
+    )
+    live.acknowledge(shift=shift, occurrence=page, by=trainee, now=at + timedelta(seconds=90))
+    live.add_note(
+        shift=shift,
+        occurrence=page,
+        by=trainee,
+        text="The error rate rose with the 14:00 deploy: a bad release?",
+        hypothesis=True,
+    )
+    return True
+
+
+def _compared_page(shift: ShadowShift, trainee, now: datetime) -> bool:
+    """A page of a past shift, the trainee's response as it was written then, and
+    the primary's account and mark; False when it is there already."""
+    if AlertOccurrence.objects.filter(fingerprint=f"{LIVE_PREFIX}{shift.pk}").exists():
+        return False
+    at = shift.starts_at + min(timedelta(minutes=70), (shift.ends_at - shift.starts_at) / 3)
+    page = _live_page(shift, at, ended=at + timedelta(minutes=25))
+    response = Response.objects.create(
+        responder=trainee,
+        shift=shift,
+        occurrence=page,
+        acknowledged_at=at + timedelta(minutes=2, seconds=5),
+        hypothesis="A card network times out: the acquirer, not us.",
+        end_choice=Response.EndChoice.MITIGATED,
+        end_text="Failed over to the secondary acquirer with the primary.",
+        ended_at=at + timedelta(minutes=24),
+    )
+    kinds = ResponseEvent.Kind
+    for minutes, kind, text in (
+        (2.1, kinds.ACKNOWLEDGED, ""),
+        (4.5, kinds.RUNBOOK_OPENED, ""),
+        (9, kinds.HYPOTHESIS, response.hypothesis),
+        (24, kinds.ENDED, response.end_text),
+    ):
+        ResponseEvent.objects.create(
+            response=response,
+            kind=kind,
+            at=at + timedelta(minutes=minutes),
+            by=trainee,
+            text=text,
+            runbook=page.runbook if kind == kinds.RUNBOOK_OPENED else None,
+        )
+    live.review(
+        shift=shift,
+        occurrence=page,
+        by=shift.primary,
+        mark=Response.Mark.HANDLED_WELL,
+        account="Checked the acquirer status page, then failed over at 14:32.",
+        note="Acknowledged within 3 minutes and went to the acquirer first, as the runbook says.",
+        now=min(now, shift.ends_at + timedelta(hours=1)),
+    )
+    return True
