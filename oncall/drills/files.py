@@ -3,19 +3,40 @@
 The format is documented in docs/drill-format.md. ``dump`` writes a stored
 scenario as such a file; ``parse`` reads one back and raises ``BadDrillFile``
 naming the problem (the field, or the step and its field).
+
+The runbooks sync hands every file below a ``drills`` folder to
+``store_file`` and the scenarios whose file is gone to ``forget_files``
+(registered at the end of this module):
+
+1. A file is keyed by its path below the synced folder. Its content hash is
+   the scenario's revision: the same hash is unchanged, nothing is parsed.
+2. Otherwise the file is parsed whole; a bad file raises, and its scenario
+   keeps its previous revision and steps.
+3. A scenario with no drill gets the new steps in place. One that has drills
+   keeps its steps for them (their played steps and pages point at those
+   steps): it leaves the sync (its path is cleared) and the file's new
+   revision becomes a new scenario.
+4. A file that is gone: its scenario is deleted when it has no drill, and
+   otherwise kept, out of the sync, for its drills' history.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 
 import yaml
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from oncall.core.text import TextRefused, check_text
 from oncall.drills.models import DEFAULT_ACK_TARGET, Scenario
+from oncall.drills.record import store_scenario
 from oncall.drills.steps import StepError, StepSpec, check_steps
 from oncall.runbooks.files import BadFile, split_front_matter
+from oncall.runbooks.sync import DRILLS_FOLDER, DrillFiles, FolderFile, register_drill_files
+from oncall.teams.models import Team
 
 MAX_FILE = 1024 * 1024
 MAX_TITLE = 200
@@ -139,3 +160,82 @@ def dump(scenario: Scenario) -> str:
     ]
     front = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
     return f"---\n{front}---\n\n{scenario.hidden_notes.strip()}\n"
+
+
+# -- files synced from a runbooks folder --
+
+
+def _team_for(parsed: ParsedScenario, path: str) -> Team:
+    """The team a file names, else the team whose slug is the first folder of its path."""
+    slug = parsed.team_slug
+    if not slug:
+        first = path.split("/", 1)[0]
+        slug = first if first != DRILLS_FOLDER else ""
+    if not slug:
+        raise BadDrillFile(_("the file names no team: add team: <slug> to its front matter"))
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise BadDrillFile(_("unknown team %(team)r") % {"team": slug[:50]})
+    return team
+
+
+def store_file(file: FolderFile) -> str:
+    """Store one synced drill file; its outcome, or BadDrillFile naming the problem."""
+    existing = Scenario.objects.filter(
+        source=Scenario.Source.FILE, source_path=file.rel_str
+    ).first()
+    if existing is not None and existing.source_revision == file.content_hash:
+        return "unchanged"
+    parsed = parse(file.raw)
+    team = _team_for(parsed, file.rel_str)
+    if existing is not None and existing.team_id != team.pk:
+        raise BadDrillFile(
+            _("the scenario belongs to another team than %(team)s; a file keeps its team")
+            % {"team": team.slug}
+        )
+    fields = {
+        "team": team,
+        "title": parsed.title,
+        "specs": parsed.steps,
+        "brief": parsed.brief,
+        "hidden_notes": parsed.notes,
+        "root_cause": parsed.root_cause,
+        "ack_target": parsed.ack_target,
+        "expected_runbooks": parsed.expected_runbooks,
+        "source": Scenario.Source.FILE,
+        "source_path": file.rel_str,
+        "source_revision": file.content_hash,
+    }
+    if existing is None:
+        store_scenario(**fields)
+        return "created"
+    if existing.drills.exists():
+        Scenario.objects.filter(pk=existing.pk).update(source_path="")
+        store_scenario(**fields)
+    else:
+        store_scenario(scenario=existing, **fields)
+    return "updated"
+
+
+def forget_files(folders: list[str], seen: set[str]) -> int:
+    """Scenarios of these ``drills`` folders whose file is gone: deleted without drills,
+    kept out of the sync with them. How many."""
+    if not folders:
+        return 0
+    below = reduce(or_, (Q(source_path__startswith=f"{folder}/") for folder in folders))
+    gone = (
+        Scenario.objects.filter(below, source=Scenario.Source.FILE)
+        .exclude(source_path__in=seen)
+        .exclude(source_path="")
+    )
+    removed = 0
+    for scenario in gone:
+        if scenario.drills.exists():
+            Scenario.objects.filter(pk=scenario.pk).update(source_path="")
+        else:
+            scenario.delete()
+        removed += 1
+    return removed
+
+
+register_drill_files(DrillFiles(store=store_file, forget=forget_files))

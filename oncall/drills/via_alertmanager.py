@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 
 from oncall.alerts.models import AlertSource
 from oncall.alerts.receiver import DRILL_LABEL, Incoming, register_drill_handler
+from oncall.drills import files  # noqa: F401 - registers the runbooks sync's drill files
 from oncall.drills.models import Drill, DrillPage, ScenarioStep
 
 log = logging.getLogger(__name__)

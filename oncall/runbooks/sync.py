@@ -2,6 +2,11 @@
 
 ``sync_folders`` is the one workflow; the management command, the admin
 (through a Celery task) and the demo seed all call it.
+
+Files in a folder named ``drills`` are drill scenarios, not runbooks: the
+drills app (above this one) registers what stores them
+(``register_drill_files``); this module reads them with the same guards and
+records each outcome, or failure, in the same report.
 """
 
 import hashlib
@@ -52,6 +57,7 @@ MAX_FILE_BYTES = 1024 * 1024
 # import still lets other writers in between batches.
 BATCH = 100
 INDEX_FILE = "_index.md"
+DRILLS_FOLDER = "drills"
 
 
 @dataclass
@@ -64,16 +70,66 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)  # "path: reason"
     warnings: list[str] = field(default_factory=list)
     changed_runbooks: list[int] = field(default_factory=list)  # ids with a new revision
+    # Drill scenario files: outcome ("created", "updated", "unchanged", "removed") -> count.
+    drills: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
             f"archived {self.archived}, failed {self.failed}"
         )
+        if self.drills:
+            counts = ", ".join(
+                f"{outcome} {self.drills.get(outcome, 0)}"
+                for outcome in ("created", "updated", "unchanged", "removed")
+            )
+            text += f"; drill scenarios: {counts}"
+        return text
+
+
+@dataclass
+class FolderFile:
+    """A file of a synced folder, read within the guards, for the app that stores it."""
+
+    root: str
+    rel_str: str  # its path below the folder, with / between parts
+    raw: bytes
+    content_hash: str
+
+
+@dataclass
+class DrillFiles:
+    """What the drills app registers: ``store(file)`` stores one drill file and returns
+    its outcome ("created", "updated", "unchanged"), raising ValueError with the reason
+    for a file it refuses (its scenario keeps its previous revision);
+    ``forget(folders, seen)`` handles the scenarios of those ``drills`` folders (paths
+    below the synced folder) whose file is gone, and returns how many it removed."""
+
+    store: Callable[[FolderFile], str]
+    forget: Callable[[list[str], set[str]], int]
+
+
+_drill_files: list[DrillFiles] = []
+
+
+def register_drill_files(handler: DrillFiles) -> None:
+    """Set the one handler of drill files (a second registration replaces the first)."""
+    _drill_files[:] = [handler]
+
+
+def is_drill_file(relative: Path) -> bool:
+    return DRILLS_FOLDER in relative.parts[:-1] and relative.name != INDEX_FILE
+
+
+def drills_folder_of(relative: Path) -> str:
+    """The innermost ``drills`` folder above a drill file: payments/drills/a/b.md -> payments/drills."""
+    folders = relative.parts[:-1]
+    last = max(i for i, name in enumerate(folders) if name == DRILLS_FOLDER)
+    return "/".join(folders[: last + 1])
 
 
 # In a path shown to people: what would break its line or could not be printed
@@ -273,8 +329,9 @@ class _Ready:
 
 
 def _failure(path: Path, error: BaseException) -> str:
-    """The reason a file failed, for a person: a BadFile's own words, else the error."""
-    if isinstance(error, BadFile):
+    """The reason a file failed, for a person: a BadFile's own words (or a drill file's
+    ValueError's), else the error."""
+    if isinstance(error, BadFile | ValueError):
         return str(error)
     if isinstance(error, OSError):
         return str(error.strerror or error)
@@ -282,6 +339,28 @@ def _failure(path: Path, error: BaseException) -> str:
         "error": type(error).__name__,
         "detail": str(error)[:200],
     }
+
+
+def read_guarded(root: str, path: Path, relative: Path) -> tuple[str, bytes]:
+    """A file's path below its folder and its bytes; BadFile for a link out of the
+    folder, anything but a regular file, over 1 MiB or a path too long to store."""
+    # A symbolic link in a runbooks repository could publish any file of the
+    # server (/proc/self/environ, the secret key) to every signed-in user.
+    resolved = path.resolve()
+    if not resolved.is_relative_to(Path(root).resolve()):
+        raise BadFile(_("a link out of the folder (to %(target)s)") % {"target": resolved})
+    if not resolved.is_file():
+        raise BadFile(_("not a regular file"))
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
+    rel_str = relative.as_posix()
+    if len(rel_str) > MAX_SOURCE_PATH:
+        raise BadFile(
+            _("the path is longer than %(limit)d characters (%(length)d)")
+            % {"limit": MAX_SOURCE_PATH, "length": len(rel_str)}
+        )
+    return rel_str, path.read_bytes()
 
 
 @dataclass
@@ -300,7 +379,7 @@ class _Run:
         reason = _failure(path, error)
         self.report.failed += 1
         self.report.errors.append(f"{shown(path)}: {reason}")
-        if isinstance(error, BadFile | OSError):
+        if isinstance(error, BadFile | OSError | ValueError):
             logger.info("runbook file %s not imported: %s", shown(path), reason)
         else:
             logger.error("runbook file %s not imported: %s", shown(path), reason, exc_info=error)
@@ -319,23 +398,7 @@ class _Run:
             return None
 
     def _prepare(self, root: str, path: Path, relative: Path) -> _Ready | None:
-        # A symbolic link in a runbooks repository could publish any file of the
-        # server (/proc/self/environ, the secret key) to every signed-in user.
-        resolved = path.resolve()
-        if not resolved.is_relative_to(Path(root).resolve()):
-            raise BadFile(_("a link out of the folder (to %(target)s)") % {"target": resolved})
-        if not resolved.is_file():
-            raise BadFile(_("not a regular file"))
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise BadFile(_("larger than 1 MiB (%(size)d bytes)") % {"size": size})
-        rel_str = relative.as_posix()
-        if len(rel_str) > MAX_SOURCE_PATH:
-            raise BadFile(
-                _("the path is longer than %(limit)d characters (%(length)d)")
-                % {"limit": MAX_SOURCE_PATH, "length": len(rel_str)}
-            )
-        raw = path.read_bytes()
+        rel_str, raw = read_guarded(root, path, relative)
         content_hash = hashlib.sha256(raw).hexdigest()
         if relative.name == INDEX_FILE:
             folder = relative.parent.as_posix().lower()
@@ -453,6 +516,37 @@ def _tell_listeners(runbook_ids: list[int]) -> None:
         logger.exception("listeners of new runbook revisions failed for %s", runbook_ids)
 
 
+def _sync_drill_files(run: _Run, files: list[tuple[Path, Path, Path]]) -> None:
+    """Hand each drill file to the drills app, one savepoint each; then the gone ones."""
+    handler = _drill_files[0]
+    seen: set[str] = set()
+    folders: set[str] = set()
+    for root, path, relative in files:
+        folders.add(drills_folder_of(relative))
+        seen.add(relative.as_posix())  # seen even when it fails: its scenario stays
+        try:
+            rel_str, raw = read_guarded(str(root), path, relative)
+            file = FolderFile(
+                root=str(root),
+                rel_str=rel_str,
+                raw=raw,
+                content_hash=hashlib.sha256(raw).hexdigest(),
+            )
+            with transaction.atomic():
+                outcome = handler.store(file)
+        except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+            run.fail(path, e)
+            continue
+        run.report.drills[outcome] = run.report.drills.get(outcome, 0) + 1
+    try:
+        with transaction.atomic():
+            removed = handler.forget(sorted(folders), seen)
+    except Exception:
+        logger.exception("drill scenarios whose file is gone could not be handled")
+        removed = 0
+    run.report.drills["removed"] = removed
+
+
 def sync_folders(
     folders: Iterable[str | Path] | None = None,
     *,
@@ -478,6 +572,13 @@ def sync_folders(
     4. Runbooks that came from these folders and whose file is gone (and did
        not merely fail) are archived; their sections are deleted.
     5. Alerts answered by more than one live runbook become warnings.
+
+    Files below a ``drills`` folder are drill scenarios: after the runbooks
+    (so the runbooks their steps name exist), each is read with the same
+    guards and stored by the drills app in a savepoint of its own; a bad one
+    is a failure named by path and reason, and its scenario keeps its
+    previous revision. Scenarios of those folders whose file is gone are
+    then handed back to the drills app (see docs/drill-format.md).
     """
     roots = [Path(f).resolve() for f in (folders or [settings.RUNBOOKS_DIR])]
     report = SyncReport()
@@ -495,6 +596,10 @@ def sync_folders(
             )
             continue
         files.extend((root, path, path.relative_to(root)) for path in markdown_files(root))
+    drill_files = []
+    if _drill_files:
+        drill_files = [item for item in files if is_drill_file(item[2])]
+        files = [item for item in files if not is_drill_file(item[2])]
 
     slugs = {slug_for(rel) for _root, _path, rel in files if rel.name != INDEX_FILE}
     slugs = {slug for slug in slugs if _storable(slug)}
@@ -526,6 +631,9 @@ def sync_folders(
             # revision (a read item re-opening) changes with it.
             _tell_listeners(changed)
         report.changed_runbooks.extend(changed)
+
+    if drill_files:
+        _sync_drill_files(run, drill_files)
 
     root_strs = [str(root) for root in roots if root.is_dir()]
     gone = Runbook.objects.filter(source_root__in=root_strs, archived=False).exclude(
