@@ -13,6 +13,7 @@ urlpatterns = [
     path("reminders/", include("oncall.reminders.urls")),
     path("", include("oncall.alerts.urls")),
     path("", include("oncall.drills.urls")),
+    path("", include("oncall.rotations.urls")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
 ]

@@ -14,3 +14,12 @@ def read_due() -> int:
     for result in results:
         logger.info("%s", result.line())
     return len(results)
+
+
+@shared_task(max_retries=0)
+def read_one(rotation_id: int) -> None:
+    """Read one rotation now (a lead asked); a rotation deleted meanwhile is skipped."""
+    rotation = read.Rotation.objects.select_related("team").filter(pk=rotation_id).first()
+    if rotation is not None:
+        for result in read.read_rotations([rotation]):
+            logger.info("%s", result.line())
