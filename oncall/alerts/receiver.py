@@ -230,7 +230,15 @@ def _hand_to_drills(source: AlertSource, alerts: list[Incoming], now: datetime) 
             for a in alerts
         ]
     else:
-        notes = _drill_handler[0](source=source, alerts=alerts, now=now)
+        try:
+            notes = _drill_handler[0](source=source, alerts=alerts, now=now)
+        except Exception:
+            # The payload's real alerts are stored all the same; Alertmanager's
+            # next repeat of the group brings the drill alerts again.
+            logger.exception("alert source %s: drill alerts could not be attached", source.pk)
+            notes = [
+                f"alert {a.index}: could not be attached to its drill; ignored" for a in alerts
+            ]
     for note in notes:
         logger.info("alert source %s: %s", source.pk, note)
     return notes
