@@ -77,8 +77,9 @@ def test_the_help_for_a_name_is_kept_until_the_runbooks_change(
     client = client_for(trainee)
     url = reverse("runbooks:alert", args=["KubePodCrashLooping"])
     assert 'href="/runbooks/pods/crash/"' in client.get(url).content.decode()
-    # Asked again: the session and the alert's runbooks are read, the help is kept.
-    with django_assert_max_num_queries(2):
+    # Asked again: the session, the alert's runbooks and the teams' escalation
+    # notes are read (and the header's one question), the help is kept.
+    with django_assert_max_num_queries(4):
         again = client.get(url)
     assert again.status_code == 404 and 'href="/runbooks/pods/crash/"' in again.content.decode()
     # A sync that makes a runbook about these words, and one that archives one.
@@ -106,3 +107,40 @@ def test_working_out_help_is_limited_per_person(library, client_for, trainee, le
     assert client.get(reverse("runbooks:alert", args=["NoSuchAlert0"])).status_code == 404
     other = client_for(lead).get(reverse("runbooks:alert", args=["PodCrashLooping"]))
     assert other.status_code == 404 and "/runbooks/pods/crash/" in other.content.decode()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/runbooks/alert/", "names no alert"),
+        ("/runbooks/alert/%7B%7B%20$labels.alertname%20%7D%7D", "was not filled in"),
+        ("/runbooks/alert/%7B%7B%24labels.alertname%7D%7D", "was not filled in"),
+        ("/runbooks/alert/Disk%00Full", "was not filled in"),
+        ("/runbooks/alert/Kube/PodCrashLooping", "was not filled in"),
+    ],
+)
+def test_a_mis_templated_link_is_a_404_page_that_says_so(
+    library, client_for, trainee, settings, debug, path, why
+):
+    """A runbook_url whose template went wrong is a page that says so, in every
+    mode: never Django's technical 404 under ``make run`` (DEBUG on)."""
+    settings.DEBUG = debug
+    response = client_for(trainee).get(path)
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "This alert link names no alert" in page and why in page
+    assert 'id="alert-search"' in page and "Who to page" in page
+    assert "technical_404" not in page and "Using the URLconf" not in page
+
+
+def test_a_trailing_slash_is_forgiven(library, client_for, trainee):
+    response = client_for(trainee).get("/runbooks/alert/PaymentsApiHighLatency/")
+    assert response.status_code == 302
+    assert response["Location"] == "/runbooks/alert/PaymentsApiHighLatency"
+
+
+def test_the_sign_in_page_promises_only_what_follows(client, db):
+    page = client.get("/accounts/login/?next=/runbooks/alert/NoSuchAlert").content.decode()
+    assert "Sign in to open the runbook for NoSuchAlert" in page
+    assert "who to page when none does" in page

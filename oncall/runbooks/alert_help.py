@@ -15,22 +15,38 @@ limited:
 - Working it out counts against LOOKUP_LIMIT for the person asking; help
   already kept costs nothing and is not counted. Past the limit the page
   still answers, with the search box, and says when to try again (429).
+
+Before any of that the page says who to page: the escalation note of the team
+the link names (``?team=``), else of the asker's teams. A note is markdown its
+leads wrote, rendered by the runbook renderer, sanitised to a few tags and kept
+per text (see ``escalation_html``).
 """
 
 import difflib
 import hashlib
+import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import nh3
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils.html import escape, linebreaks
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from oncall.runbooks.models import AlertName
+from oncall.runbooks.render import RenderRefused, render_markdown
 from oncall.runbooks.search import suggest
 from oncall.runbooks.words import alert_words
 from oncall.teams import ratelimit
+from oncall.teams.models import ESCALATION_NOTE_MAX, Membership, Team
+
+logger = logging.getLogger(__name__)
 
 HELP_SECONDS = 10 * 60
 GENERATION = "runbooks:alert-help:generation"
@@ -40,6 +56,12 @@ LOOKUP_LIMIT = ratelimit.Limit("unknown-alert", count=30, period=timedelta(minut
 CLOSE_NAMES = 5
 STARTING_NAMES = 10
 SUGGESTED_RUNBOOKS = 5
+# An escalation note says who to page: a few paragraphs, lists and links.
+NOTE_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "a", "blockquote"}
+NOTE_ATTRIBUTES = {"a": {"href", "title"}}
+NOTE_SECONDS = 24 * 60 * 60
+# What an alert rule's runbook_url holds when its template was not filled in.
+UNFILLED = re.compile(r"\{\{|\}\}|\$labels|\{\$|[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -125,3 +147,76 @@ def _key(alertname: str) -> str:
             generation = cache.get(GENERATION, generation)
     digest = hashlib.sha256(alertname.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"runbooks:alert-help:{generation}:{digest}"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A team's word on who to page, for the page of an alert no runbook answers."""
+
+    team: Team
+    html: SafeString  # "" when the team has no note yet
+    editable: bool  # the asker leads the team
+
+
+def escalations(user: AbstractBaseUser, team_slug: str = "") -> list[Escalation]:
+    """The escalation notes to show ``user``, in one query.
+
+    The team the link names (``?team=``, as an alert rule can add it) comes
+    alone, with or without a note; otherwise every team of the user's that has
+    one (and every team they lead, to write one), by name. A ``?team=`` that
+    names no team falls back to the user's teams.
+    """
+    led = Membership.objects.filter(team=OuterRef("pk"), user=user, role=Membership.Role.LEAD)
+    teams = (
+        Team.objects.only("id", "slug", "name", "escalation_note")
+        .annotate(led=Exists(led))
+        .order_by("name")
+    )
+    named = list(teams.filter(slug=team_slug)) if team_slug else []
+    if not named:
+        # A lead sees their team's even without a note: where to write one.
+        named = teams.filter(memberships__user=user).filter(~Q(escalation_note="") | Q(led=True))
+    return [
+        Escalation(
+            team=team,
+            html=escalation_html(team.escalation_note),
+            editable=user.is_staff or team.led,
+        )
+        for team in named
+    ]
+
+
+def escalation_html(note: str) -> SafeString:
+    """A note's sanitised HTML, kept per text; as plain paragraphs when it cannot be rendered."""
+    if not note.strip():
+        return mark_safe("")
+    key = f"runbooks:escalation:{hashlib.sha256(note.encode('utf-8', 'surrogatepass')).hexdigest()}"
+    html = cache.get(key)
+    if html is None:
+        try:
+            rendered = render_markdown(note, max_chars=ESCALATION_NOTE_MAX).html
+            html = nh3.clean(
+                rendered,
+                tags=NOTE_TAGS,
+                attributes=NOTE_ATTRIBUTES,
+                url_schemes={"http", "https", "mailto"},
+                link_rel="noopener noreferrer",
+            )
+        except RenderRefused as e:
+            # The note still says who to page, as the text its leads typed.
+            logger.warning("escalation note shown as text: %s", e)
+            html = linebreaks(escape(note))
+        cache.set(key, html, NOTE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - sanitised above, or escaped
+
+
+def malformed(alertname: str) -> str:
+    """Why ``alertname`` cannot be an alert's name ("" when it can be one)."""
+    if not alertname.strip():
+        return _("This link names no alert: the alert rule's runbook_url ends before the name.")
+    if UNFILLED.search(alertname) or "/" in alertname:
+        return _(
+            "This link holds “%(name)s”, which is not an alert's name: the alert rule's "
+            "runbook_url template was not filled in."
+        ) % {"name": alertname}
+    return ""

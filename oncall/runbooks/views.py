@@ -371,23 +371,33 @@ def diff(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def alert(request: HttpRequest, alertname: str) -> HttpResponse:
+def alert(request: HttpRequest, alertname: str = "") -> HttpResponse:
     """One step from an alert to its runbook.
 
-    1. Runbooks (not archived) answering the alert, case-insensitively.
-    2. ``?team=`` and ``?service=`` narrow them, unless that leaves none (a
+    1. A name that cannot be an alert's (empty, or a template not filled in:
+       a mis-templated ``runbook_url``) is a 404 page that says so, with the
+       team's escalation note and the search box.
+    2. Runbooks (not archived) answering the alert, case-insensitively.
+    3. ``?team=`` and ``?service=`` narrow them, unless that leaves none (a
        template may always add the labels; a runbook without a team still wins).
-    3. One left: 302 to it. Several: a list, status 300. None: close matches
-       and how to claim the alert, status 404 (see alert_help: kept per name,
-       limited per person, 429 past the limit).
+    4. One left: 302 to it. Several: a list, status 300. None: who to page
+       (the escalation note), then close matches and how to claim the alert,
+       status 404 (see alert_help: kept per name, limited per person, 429
+       past the limit).
     """
+    team = request.GET.get("team", "").strip()
+    if alertname.endswith("/") and not alert_help.malformed(alertname.rstrip("/")):
+        return redirect("runbooks:alert", alertname.rstrip("/"))
+    context = {"alertname": alertname}
+    if problem := alert_help.malformed(alertname):
+        context |= {"problem": problem, "escalations": alert_help.escalations(request.user, team)}
+        return render(request, "runbooks/alert_missing.html", context, status=404)
     candidates = list(
         Runbook.objects.filter(alert_names__key=alertname.lower(), archived=False)
         .select_related("team")
         .order_by("slug")
         .distinct()
     )
-    team = request.GET.get("team", "").strip()
     service = request.GET.get("service", "").strip()
     narrowed = candidates
     if team:
@@ -403,9 +413,10 @@ def alert(request: HttpRequest, alertname: str) -> HttpResponse:
             {"alertname": alertname, "runbooks": narrowed},
             status=300,
         )
-    # No runbook answers it: help kept for this name, else worked out within the
-    # asker's limit (see alert_help).
-    context = {"alertname": alertname, "words": " ".join(alert_words(alertname))}
+    # No runbook answers it: who to page first, then help kept for this name,
+    # else worked out within the asker's limit (see alert_help).
+    context["words"] = " ".join(alert_words(alertname))
+    context["escalations"] = alert_help.escalations(request.user, team)
     context["help"] = alert_help.kept(alertname)
     if context["help"] is None:
         decision = ratelimit.hit(alert_help.LOOKUP_LIMIT, request.user.pk)
