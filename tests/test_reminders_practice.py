@@ -7,6 +7,7 @@ receiver, planning and dispatch are the reminders app's own functions, and
 messages go to a real SMTP server and a real HTTP receiver on loopback.
 """
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -27,8 +28,14 @@ from oncall.runbooks.models import AlertName, Runbook
 from oncall.shifts import feeds
 from oncall.shifts.models import ShadowShift
 from tests.html_elements import elements
+from tests.stack import wait_until
 from tests.test_alerts_live import fire, shift_on
-from tests.test_reminders_peers import smtp_sink_fixture, webhook_receiver_fixture  # noqa: F401
+from tests.test_reminders_faults import DISPATCH, PLAN, Beat, Stack
+from tests.test_reminders_peers import (  # noqa: F401 - fixtures
+    SmtpSink,
+    smtp_sink_fixture,
+    webhook_receiver_fixture,
+)
 
 Kind = Reminder.Kind
 State = Reminder.State
@@ -447,3 +454,54 @@ def test_a_feed_without_a_person_is_unchanged(scenario, trainee, lead):
     )
     body = feeds.calendar_for(feeds.shifts_for_person(trainee), name="feed")
     assert b"drill-" not in body
+
+
+# --- through a real worker -------------------------------------------------------
+
+WORKER_SEED = """
+from django.contrib.auth import get_user_model
+from oncall.drills.record import store_scenario
+from oncall.drills.running import schedule_drill
+from oncall.drills.steps import check_steps
+from oncall.teams.models import Membership, Team
+User = get_user_model()
+team = Team.objects.create(slug="payments", name="Payments")
+lead = User.objects.create_user("lead", email="lead@example.com")
+trainee = User.objects.create_user("trainee", email="trainee@example.com")
+Membership.objects.create(user=lead, team=team, role="lead")
+Membership.objects.create(user=trainee, team=team)
+steps = [{"kind": "fired", "offset": n, "alertname": f"Alert{n}"} for n in range(3)]
+scenario = store_scenario(team=team, title="storm", specs=check_steps(steps))
+print(schedule_drill(scenario=scenario, trainee=trainee, game_master=lead).pk)
+"""
+
+
+def drill_subjects(sink) -> list[str]:
+    return [subject for _to, subject in sink.subjects() if subject.startswith("[DRILL]")]
+
+
+@pytest.mark.slow
+def test_a_worker_replays_plans_and_sends_each_drill_page_once(tmp_path):
+    stack = Stack(tmp_path)
+    sink = SmtpSink().start()
+    try:
+        stack.manage("migrate", "--noinput", "-v", "0")
+        stack.start_redis()
+        stack.manage("shell", code=WORKER_SEED)
+        stack.start_worker("practice", smtp_port=sink.port, concurrency=2)
+        with Beat(stack, "oncall.drills.tasks.replay", PLAN, DISPATCH, interval=1.0):
+            assert wait_until(lambda: len(drill_subjects(sink)) == 3, 90), stack.db.query(
+                "SELECT kind, state, last_error FROM reminders_reminder"
+            )
+            time.sleep(3)  # more rounds of planning and dispatch find nothing new to send
+        assert sorted(drill_subjects(sink)) == [
+            f"[DRILL] Alert{n} is firing — drill “storm”" for n in range(3)
+        ]
+        assert stack.db.query(
+            "SELECT state, COUNT(*) FROM reminders_reminder WHERE kind = 'drill_page' GROUP BY state"
+        ) == [("sent", 3)]
+    finally:
+        stack.stop_workers()
+        stack.stop_redis()
+        sink.stop()
+        stack.db.drop()
