@@ -409,3 +409,39 @@ def test_the_demo_has_a_page_on_now_with_a_response_and_a_compared_past_page(db)
     assert len(past) == 1
     assert (past[0].mark, past[0].marked_by.username) == ("handled_well", "primary")
     assert past[0].primary_account and past[0].events.count() == 4
+
+
+# -- wording: the unit the form asks for, whole sentences --
+
+
+def test_the_scenario_page_says_times_in_minutes_as_its_form_asks(client_for, team, lead):
+    from oncall.drills.record import store_scenario
+    from oncall.drills.steps import check_steps
+
+    scenario = store_scenario(
+        team=team,
+        title="Checkout errors",
+        specs=check_steps(
+            [
+                {"kind": "fired", "offset": 0, "alertname": "PaymentsApiHighErrorRate"},
+                {"kind": "inject", "offset": 90, "text": "The pool graph is flat."},
+                {"kind": "inject", "offset": 240, "text": "A deploy at 02:58."},
+            ]
+        ),
+        by=lead,
+    )
+    text = client_for(lead).get(scenario.get_absolute_url()).text
+    assert "+1:30 min" in text and "+4 min" in text and "+0 min" in text
+    assert "5 min" in text  # the acknowledge target, 300 s
+    assert "+90 s" not in text and "300 s" not in text
+
+
+def test_a_bad_label_or_annotation_line_is_named_in_a_whole_sentence():
+    from django.core.exceptions import ValidationError
+
+    from oncall.drills.forms import parse_pairs
+
+    with pytest.raises(ValidationError, match="Annotations line 2 is not key=value."):
+        parse_pairs("summary=ok\nno pair here", field="annotations")
+    with pytest.raises(ValidationError, match="The label service is longer than"):
+        parse_pairs("service=" + "x" * 2000, field="labels")

@@ -43,5 +43,6 @@ class EventInline(admin.TabularInline):
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
     list_display = ["responder", "drill", "occurrence", "acknowledged_at", "mark"]
+    list_filter = ["mark", "end_choice"]
     raw_id_fields = ["responder", "drill", "occurrence", "shift", "marked_by"]
     inlines = [EventInline]

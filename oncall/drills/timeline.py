@@ -45,11 +45,20 @@ def clock(delta: timedelta | None) -> str:
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
-def offset_label(seconds: int) -> str:
-    """A step's time from the start as the record form asks for it, in minutes: "+4 min", "+4:30 min"."""
+def _minutes(seconds: int) -> str:
     minutes, rest = divmod(max(0, int(seconds)), 60)
-    shown = f"{minutes}:{rest:02}" if rest else str(minutes)
-    return _("+%(minutes)s min") % {"minutes": shown}
+    return f"{minutes}:{rest:02}" if rest else str(minutes)
+
+
+def offset_label(seconds: int) -> str:
+    """A step's time from the start in minutes, the unit the record form asks for:
+    "+4 min", "+4:30 min"."""
+    return _("+%(minutes)s min") % {"minutes": _minutes(seconds)}
+
+
+def minutes_label(seconds: int) -> str:
+    """A duration in minutes, the unit the record form asks for: "5 min", "4:30 min"."""
+    return _("%(minutes)s min") % {"minutes": _minutes(seconds)}
 
 
 @dataclass

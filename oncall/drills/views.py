@@ -29,7 +29,7 @@ from oncall.drills.models import Drill, DrillPage, Response, ResponseEvent, Scen
 from oncall.drills.record import record_scenario, team_alerts
 from oncall.drills.running import DrillError
 from oncall.drills.steps import StepError
-from oncall.drills.timeline import assess, clock, offset_label, timeline
+from oncall.drills.timeline import assess, clock, minutes_label, offset_label, timeline
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Membership, Team
@@ -434,6 +434,7 @@ def scenario(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "scenario": found,
             "steps": steps,
             "expected": list(found.expected_runbooks.all()),
+            "ack_target": minutes_label(found.ack_target),
             "has_alert": any(s.kind == ScenarioStep.Kind.FIRED for s in steps),
             "form": form,
             "drills": found.drills.select_related("trainee", "game_master")[:50],
