@@ -407,7 +407,9 @@ def test_it_exports_the_dashboard_as_csv(client_for, lead, trainee, onboarding, 
     response = client_for(lead).get(url("dashboard_csv", team.slug))
     assert response["Content-Type"].startswith("text/csv")
     assert response["Cache-Control"] == "no-store"
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    # UTF-8 with a byte-order mark, so Excel does not open names as mojibake.
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 1
     assert (rows[0]["engineer"], rows[0]["username"]) == ("Aiko Sato", "trainee")
     assert rows[0]["started"] == "2026-12-01"
@@ -563,7 +565,7 @@ def test_it_lets_a_lead_create_and_edit_a_template_in_the_app(client_for, lead, 
 
 def test_it_copies_the_shipped_default_template_for_a_team(client_for, lead, team):
     default = ChecklistTemplate.objects.get(team=None, name="Service on-call readiness")
-    assert default.items.count() == 11
+    assert default.items.count() == 12
     client = client_for(lead)
     assert "Service on-call readiness" in client.get(url("templates")).content.decode()
     # A lead cannot edit the shared default, only copy it.
@@ -665,14 +667,15 @@ def test_it_draws_the_dashboard_and_csv_of_a_team_with_no_onboardings(client_for
     assert client.get("/").status_code == 302  # a new lead lands on that dashboard
     csv_response = client.get(reverse("readiness:dashboard_csv", args=[team.slug]))
     assert csv_response.status_code == 200
-    assert len(list(csv.reader(io.StringIO(csv_response.content.decode())))) == 1  # header
+    lines = csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig")))
+    assert len(list(lines)) == 1  # header
 
 
 def test_it_copies_for_the_leads_team_when_the_team_field_is_garbage(client_for, lead, team):
     default = ChecklistTemplate.objects.get(team=None, name="Service on-call readiness")
     response = client_for(lead).post(url("template_copy", default.pk), {"team": "abc"})
     assert response.status_code == 302
-    assert ChecklistTemplate.objects.get(team=team).items.count() == 11
+    assert ChecklistTemplate.objects.get(team=team).items.count() == 12
 
 
 def test_it_orders_template_items_by_moving_them(client_for, lead, team, trainee):

@@ -17,9 +17,12 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from oncall.alerts.models import AlertOccurrence
 from oncall.drills import demo as drills_demo
-from oncall.drills.models import Scenario
+from oncall.drills import live
+from oncall.drills.models import Response, Scenario
 from oncall.readiness import default_template
+from oncall.readiness.describe import render_description
 from oncall.readiness.models import (
     Activity,
     ChecklistTemplate,
@@ -36,6 +39,9 @@ from oncall.teams.demo import DEMO_PASSWORD
 from oncall.teams.models import Membership, Team
 
 TEMPLATE_NAME = "Payments on-call readiness"
+TEMPLATE_NAME_JA = "決済サービスのオンコール準備"
+READ_IT = "Read it end to end; try the first command against staging."
+READ_IT_JA = "最初から最後まで読み、最初のコマンドをステージングで試してください。"
 # The sample runbooks a payments trainee reads, by slug (the first one found per prefix).
 CRITICAL_RUNBOOKS = [
     "payments-api/error-rate-high",
@@ -100,7 +106,8 @@ def seed(out) -> None:
 
     mika = people["mika"]
     if not Onboarding.objects.filter(engineer=mika, team=team).exists():
-        _done_shifts(team, mika, primary, lead, now, shadow=3, reverse=2, first_day=30)
+        shifts = _done_shifts(team, mika, primary, lead, now, shadow=3, reverse=2, first_day=30)
+        _handled_pages([s for s in shifts if s.kind == ShadowShift.Kind.REVERSE_SHADOW], count=3)
         _passed_drill(team, mika, lead, now - timedelta(days=16))
         onboarding = _start(template, team, mika, primary, lead, now - timedelta(days=40))
         onboarding.target_date = (now + timedelta(days=4)).date()
@@ -166,10 +173,15 @@ def _payments_template(team: Team, lead, out) -> ChecklistTemplate:
     default = ChecklistTemplate.objects.filter(team=None, name=default_template.NAME).first()
     if default is None:
         default = ChecklistTemplate.objects.create(name=default_template.NAME)
+    # Its Japanese text and this release's items, for kenji who reads Japanese.
+    default_template.bring_up_to_date(default, TemplateItem, render=render_description)
     template = copy_template(template=default, team=team, by=lead, name=TEMPLATE_NAME)
+    template.name_ja = TEMPLATE_NAME_JA
+    template.save(update_fields=["name_ja"])
     placeholder = template.items.filter(title="The team's critical runbooks").first()
     order = placeholder.order if placeholder else 50
     section = placeholder.section if placeholder else "Knowledge"
+    section_ja = placeholder.section_ja if placeholder else default_template.SECTIONS_JA[section]
     for n, slug in enumerate(CRITICAL_RUNBOOKS):
         # The exact sample runbook, or else another of the same service.
         candidates = Runbook.objects.filter(archived=False).exclude(
@@ -184,12 +196,14 @@ def _payments_template(team: Team, lead, out) -> ChecklistTemplate:
         item = TemplateItem(
             template=template,
             section=section,
+            section_ja=section_ja,
             title=runbook.title,
+            title_ja=f"ランブックを読む: {runbook.title}",
             kind=Kind.READ_RUNBOOK,
             runbook=runbook,
             order=order + n,
         )
-        item.set_description("Read it end to end; try the first command against staging.")
+        item.set_description(READ_IT, japanese=READ_IT_JA)
         item.save()
     if placeholder is not None and template.items.filter(kind=Kind.READ_RUNBOOK).exists():
         placeholder.delete()
@@ -235,8 +249,11 @@ def _passed_drill(team, trainee, lead, at: datetime) -> None:
         drills_demo.passed_drill(scenario, trainee, lead, at=at)
 
 
-def _done_shifts(team, trainee, primary, lead, now, *, shadow: int, reverse: int, first_day: int):
+def _done_shifts(
+    team, trainee, primary, lead, now, *, shadow: int, reverse: int, first_day: int
+) -> list[ShadowShift]:
     kinds = [ShadowShift.Kind.SHADOW] * shadow + [ShadowShift.Kind.REVERSE_SHADOW] * reverse
+    shifts = []
     for n, kind in enumerate(kinds):
         starts = (now - timedelta(days=first_day - 3 * n)).replace(
             minute=0, second=0, microsecond=0
@@ -253,6 +270,40 @@ def _done_shifts(team, trainee, primary, lead, now, *, shadow: int, reverse: int
         )
         shift.book()
         shift.mark_done(by=primary)
+        shifts.append(shift)
+    return shifts
+
+
+def _handled_pages(shifts: list[ShadowShift], *, count: int) -> None:
+    """Live pages of these shifts, each reviewed "handled well" by the shift's
+    primary (through the review workflow): what a respond-to-pages item counts."""
+    alertname, service, slug = drills_demo.LIVE_ALERT
+    runbook = Runbook.objects.filter(slug=slug).first()
+    for n in range(count if shifts else 0):
+        shift = shifts[n % len(shifts)]
+        at = shift.starts_at + timedelta(hours=1 + 2 * (n // len(shifts)))
+        page = AlertOccurrence.objects.create(
+            fingerprint=f"demo-handled-{shift.pk}-{n}",
+            starts_at=at,
+            ends_at=at + timedelta(minutes=20),
+            status=AlertOccurrence.Status.RESOLVED,
+            team=shift.team,
+            alertname=alertname,
+            alert_key=alertname.lower(),
+            labels={"alertname": alertname, "severity": "critical", "service": service},
+            annotations={"summary": "5xx above 5% on payments-api"},
+            runbook=runbook,
+            received_at=at,
+            last_seen_at=at + timedelta(minutes=20),
+        )
+        live.review(
+            shift=shift,
+            occurrence=page,
+            by=shift.primary,
+            mark=Response.Mark.HANDLED_WELL,
+            account="Acknowledged in two minutes, opened the runbook, mitigated.",
+            now=at + timedelta(minutes=30),
+        )
 
 
 def _progress(

@@ -71,7 +71,7 @@ class StartOnboardingForm(forms.Form):
 class TemplateForm(forms.ModelForm):
     class Meta:
         model = ChecklistTemplate
-        fields = ["name", "description", "team"]
+        fields = ["name", "name_ja", "description", "team"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, teams, allow_shared: bool, **kwargs):
@@ -79,6 +79,7 @@ class TemplateForm(forms.ModelForm):
         self.fields["team"].queryset = teams
         self.fields["team"].required = not allow_shared
         self.fields["team"].empty_label = _("Every team (shared)") if allow_shared else None
+        self.fields["name_ja"].help_text = _("Shown to people who read the site in Japanese.")
 
 
 NEW_SECTION = "__new__"
@@ -101,15 +102,26 @@ class TemplateItemForm(forms.ModelForm):
         fields = [
             "title",
             "description",
+            "section_ja",
+            "title_ja",
+            "description_ja",
             "kind",
             "runbook",
             "count",
             "required",
             "needs_signoff",
         ]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3, "maxlength": 4000})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3, "maxlength": 4000}),
+            "description_ja": forms.Textarea(attrs={"rows": 3, "maxlength": 4000, "lang": "ja"}),
+            "section_ja": forms.TextInput(attrs={"lang": "ja"}),
+            "title_ja": forms.TextInput(attrs={"lang": "ja"}),
+        }
         help_texts = {
-            "description": _("Markdown: **bold**, lists, links. At most 4000 characters.")
+            "description": _("Markdown: **bold**, lists, links. At most 4000 characters."),
+            "section_ja": _("Left empty, the section’s Japanese name from its other items."),
+            "title_ja": _("Shown to people who read the site in Japanese; empty shows the title."),
+            "description_ja": _("Markdown, as above. Empty shows the description."),
         }
 
     def __init__(self, *args, template, **kwargs):
@@ -128,11 +140,20 @@ class TemplateItemForm(forms.ModelForm):
         self.fields["runbook"].label_from_instance = lambda rb: f"{rb.title} ({rb.slug})"
         self.fields["runbook"].help_text = _("For “read a runbook” items.")
         self.fields["count"].help_text = _("How many shifts of this kind, or drills passed, count.")
+        # A section's Japanese name, so a lead names it once for all its items.
+        self.section_names_ja = dict(
+            template.items.exclude(section_ja="").values_list("section", "section_ja")
+        )
         self.order_fields(["section", "new_section", "title", "description", "kind"])
 
     def clean_description(self) -> str:
         text = self.cleaned_data.get("description", "")
         self.description_html = cleaned_description(text)
+        return text
+
+    def clean_description_ja(self) -> str:
+        text = self.cleaned_data.get("description_ja", "")
+        self.description_html_ja = cleaned_description(text)
         return text
 
     def clean(self):
@@ -142,6 +163,8 @@ class TemplateItemForm(forms.ModelForm):
             if not name:
                 self.add_error("new_section", _("Name the new section."))
             data["section"] = name
+        if not (data.get("section_ja") or "").strip():
+            data["section_ja"] = self.section_names_ja.get(data.get("section"), "")
         kind = data.get("kind")
         if kind == Kind.READ_RUNBOOK and not data.get("runbook"):
             self.add_error("runbook", _("Pick the runbook to read."))

@@ -11,7 +11,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness.describe import DESCRIPTION_MAX, render_description
@@ -43,6 +43,39 @@ def progress_percent(done: int, total: int) -> int:
     if total <= 0:
         return 100
     return 100 * done // total
+
+
+def in_reader_language(english: str, japanese: str) -> str:
+    """The Japanese text for a reader whose language is Japanese, when there is
+    one; otherwise the English text. Checklist text is written by leads, so it
+    lives in the rows, not in the translation catalogue."""
+    if japanese and (get_language() or "").split("-")[0] == "ja":
+        return japanese
+    return english
+
+
+class ShownText:
+    """What a checklist item shows its reader: section, title and description
+    in the reader's language (``item.shown_title``), for templates and progress."""
+
+    section: str
+    section_ja: str
+    title: str
+    title_ja: str
+    description_html: str
+    description_html_ja: str
+
+    @property
+    def shown_section(self) -> str:
+        return in_reader_language(self.section, self.section_ja)
+
+    @property
+    def shown_title(self) -> str:
+        return in_reader_language(self.title, self.title_ja)
+
+    @property
+    def shown_description_html(self) -> str:
+        return in_reader_language(self.description_html, self.description_html_ja)
 
 
 class ChecklistTemplate(models.Model):
@@ -80,12 +113,16 @@ class ChecklistTemplate(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("readiness:template_edit", args=[self.pk])
 
+    @property
+    def shown_name(self) -> str:
+        return in_reader_language(self.name, self.name_ja)
+
     def touch(self) -> None:
         self.updated_at = timezone.now()
         self.save(update_fields=["updated_at"])
 
 
-class TemplateItem(models.Model):
+class TemplateItem(ShownText, models.Model):
     Kind = Kind
 
     template = models.ForeignKey(
@@ -145,6 +182,10 @@ class TemplateItem(models.Model):
             title=self.title,
             description=self.description,
             description_html=self.description_html,
+            section_ja=self.section_ja,
+            title_ja=self.title_ja,
+            description_ja=self.description_ja,
+            description_html_ja=self.description_html_ja,
             kind=self.kind,
             required=self.required,
             needs_signoff=self.needs_signoff,
@@ -153,10 +194,14 @@ class TemplateItem(models.Model):
             order=self.order,
         )
 
-    def set_description(self, text: str) -> None:
-        """Take new description text and render it once, here, not on every view."""
+    def set_description(self, text: str, *, japanese: str | None = None) -> None:
+        """Take new description text (and its Japanese text when given) and
+        render it once, here, not on every view."""
         self.description = text
         self.description_html = render_description(text)
+        if japanese is not None:
+            self.description_ja = japanese
+            self.description_html_ja = render_description(japanese)
 
 
 class Onboarding(models.Model):
@@ -279,7 +324,7 @@ class Onboarding(models.Model):
         self.save(update_fields=["state", "cleared_by", "cleared_at", "ready_at"])
 
 
-class ItemProgress(models.Model):
+class ItemProgress(ShownText, models.Model):
     Kind = Kind
 
     onboarding = models.ForeignKey(
@@ -424,6 +469,10 @@ class ItemProgress(models.Model):
             title=item.title,
             description=item.description,
             description_html=item.description_html,
+            section_ja=item.section_ja,
+            title_ja=item.title_ja,
+            description_ja=item.description_ja,
+            description_html_ja=item.description_html_ja,
             kind=item.kind,
             required=item.required,
             needs_signoff=item.needs_signoff,

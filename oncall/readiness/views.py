@@ -179,7 +179,7 @@ def _checklist_context(request: HttpRequest, onboarding: Onboarding, *, is_home:
     result = gate.evaluate(onboarding, items=items, drills_passed=drills.passed)
     sections: dict[str, list] = {}
     for item in items:
-        sections.setdefault(item.section, []).append(result.status(item))
+        sections.setdefault(item.shown_section, []).append(result.status(item))
     viewer_is_lead = is_lead(request.user, onboarding.team)
     waiting_for = onboarding.lead or onboarding.team.leads().first()
     activities = onboarding.activities.select_related("actor", "item").order_by("-at", "-id")[
@@ -246,15 +246,19 @@ def _render_onboarding(
         return render(request, "readiness/onboarding.html", context)
 
 
-def _after_change(request: HttpRequest, onboarding: Onboarding, *, error: str = "") -> HttpResponse:
-    """htmx gets the new checklist (with the error, if any, inside it); a plain
-    form post goes back where it came from, the error as a message."""
+def _after_change(
+    request: HttpRequest, onboarding: Onboarding, *, error: str = "", announce: str = ""
+) -> HttpResponse:
+    """htmx gets the new checklist (with the error, if any, inside it, and what
+    changed in words for a screen reader); a plain form post goes back where it
+    came from, the error as a message."""
     default = onboarding.get_absolute_url()
     next_path = _next_url(request, default)
     if request.htmx:
         is_home = next_path == reverse("readiness:home")
         context = _checklist_context(request, onboarding, is_home=is_home)
         context["error"] = error
+        context["announce"] = "" if error else announce
         with timezone.override(request.user.profile.tz):
             return render(request, "readiness/onboarding.html#checklist", context)
     if error:
@@ -270,19 +274,23 @@ def item_update(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     form = NoteForm(request.POST)
     note = form.cleaned_data["note"].strip() if form.is_valid() else ""
     action = request.POST.get("action", "")
-    error = ""
+    error = announce = ""
+    title = {"title": item.shown_title}
     try:
         if action == "tick":
             progress.tick_item(item=item, by=request.user, note=note)
+            announce = _("“%(title)s” marked done.") % title
         elif action == "untick":
             progress.untick_item(item=item, by=request.user, note=note)
+            announce = _("“%(title)s” marked not done.") % title
         elif action == "note":
             progress.note_item(item=item, by=request.user, note=note)
+            announce = _("Note saved on “%(title)s”.") % title
         else:
             error = _("Nothing to do: choose done, not done or save note.")
     except ReadinessError as e:
         error = str(e)
-    return _after_change(request, item.onboarding, error=error)
+    return _after_change(request, item.onboarding, error=error, announce=announce)
 
 
 @login_required
@@ -295,9 +303,10 @@ def item_sign_off(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         progress.sign_off_item(item=item, by=request.user)
     except ReadinessError as e:
         return _after_change(request, item.onboarding, error=str(e))
+    signed = _("Signed off “%(title)s”.") % {"title": item.shown_title}
     if not request.htmx:
-        messages.success(request, _("Signed off “%(title)s”.") % {"title": item.title})
-    return _after_change(request, item.onboarding)
+        messages.success(request, signed)
+    return _after_change(request, item.onboarding, announce=signed)
 
 
 @login_required
@@ -427,6 +436,9 @@ def team_dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="readiness-{team.slug}-{stamp}.csv"'
     # Names and progress of people: not for shared caches or the browser's disk.
     response["Cache-Control"] = "no-store"
+    # A byte-order mark: Excel reads the file as UTF-8 only with one, and names
+    # in Japanese (or with accents) otherwise open as mojibake.
+    response.write("\ufeff")
     dashboard.write_csv(rows, response, tz=team.tz)
     return response
 
@@ -567,12 +579,13 @@ def template_item_edit(request: HttpRequest, pk: int, item_pk: int | None = None
             item.section = form.cleaned_data["section"]
             item.description = form.cleaned_data["description"]
             item.description_html = form.description_html  # rendered once, in the form
+            item.description_html_ja = form.description_html_ja
             if item.pk is None:  # a new item goes last; move it from the list
                 last = template.items.order_by("-order").values_list("order", flat=True).first()
                 item.order = (last or 0) + 10
             item.save()
             template.touch()
-            messages.success(request, _("Item “%(title)s” saved.") % {"title": item.title})
+            messages.success(request, _("Item “%(title)s” saved.") % {"title": item.shown_title})
             return redirect(template.get_absolute_url())
     else:
         form = TemplateItemForm(instance=item, template=template)
@@ -590,9 +603,12 @@ def template_item_move(request: HttpRequest, pk: int, item_pk: int) -> HttpRespo
     """Move an item up or down the checklist (htmx swaps the list; a plain form reloads)."""
     template = _get_template_for_user(request, pk, edit=True)
     item = get_object_or_404(TemplateItem, pk=item_pk, template=template)
-    progress.move_template_item(item=item, up=request.POST.get("direction") == "up")
+    up = request.POST.get("direction") == "up"
+    progress.move_template_item(item=item, up=up)
     if request.htmx:
         context = _template_items_context(request, template)
+        moved = _("“%(title)s” moved up.") if up else _("“%(title)s” moved down.")
+        context["announce"] = moved % {"title": item.title}
         return render(request, "readiness/template_form.html#items", context)
     return redirect(f"{template.get_absolute_url()}#template-item-{item.pk}")
 
@@ -606,6 +622,7 @@ def template_item_delete(request: HttpRequest, pk: int, item_pk: int) -> HttpRes
     template.touch()
     messages.success(
         request,
-        _("Item “%(title)s” removed; onboardings already started keep it.") % {"title": item.title},
+        _("Item “%(title)s” removed; onboardings already started keep it.")
+        % {"title": item.shown_title},
     )
     return redirect(template.get_absolute_url())

@@ -43,6 +43,15 @@ def header_lead_team(user) -> LedTeam | Team | None:
     return user._header_lead_team
 
 
+def header_has_onboarding(user) -> bool:
+    """Whether the home link reads "My onboarding": only for someone who has one
+    (a primary's home is the people they teach; a lead's, the team's readiness)."""
+    if not hasattr(user, "_header_has_onboarding"):
+        # By the relation's name: teams sits below readiness and imports none of it.
+        user._header_has_onboarding = user.onboardings.exists()
+    return user._header_has_onboarding
+
+
 def navigation(request: HttpRequest) -> dict:
     """The site's links, and for leads the team whose readiness the header links
     to (one query, lazily)."""
@@ -52,4 +61,5 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         context["nav_lead_team"] = lambda: header_lead_team(user)
+        context["nav_has_onboarding"] = lambda: header_has_onboarding(user)
     return context

@@ -33,3 +33,55 @@ if (navigator.clipboard) {
     });
   });
 }
+
+// After an htmx swap the keyboard stays where it was. The control acted on is
+// found again in the new HTML (by its id or its data-focus-key); when it is
+// gone (a "Mark done" that became "Undo…", a move button now disabled), the
+// first control of its item (data-focus-scope), else the item itself, takes
+// the focus. What changed is read out from the swapped content's
+// [data-announce] through the page's polite live region.
+(() => {
+  const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  let acted = null;
+
+  const usable = (el) => el && !el.disabled && el.getClientRects().length > 0;
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const source = event.detail.elt;
+    const active = document.activeElement;
+    const control = active && active !== document.body && source.contains(active) ? active : source;
+    const scope = control.closest("[data-focus-scope]");
+    const region = event.detail.target;
+    acted = {
+      id: control.id,
+      key: control.dataset.focusKey || "",
+      scope: scope ? scope.id : "",
+      // An outerHTML swap replaces the target: its id finds the new one.
+      region: region && region.id ? region.id : "",
+    };
+  });
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const swapped = (acted && acted.region && document.getElementById(acted.region)) || event.detail.target;
+    const announcement = swapped && swapped.isConnected && (swapped.matches("[data-announce]") ? swapped : swapped.querySelector("[data-announce]"));
+    if (announcement) {
+      const live = document.getElementById("announcer");
+      if (live) {
+        // Emptied first, so the same words said twice are read twice.
+        live.textContent = "";
+        setTimeout(() => { live.textContent = announcement.textContent.trim().replace(/\s+/g, " "); }, 50);
+      }
+    }
+    if (!acted) return;
+    const { id, key, scope } = acted;
+    acted = null;
+    let next = (id && document.getElementById(id)) || (key && document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`));
+    if (!usable(next)) {
+      const item = scope && document.getElementById(scope);
+      next = item ? [...item.querySelectorAll(FOCUSABLE)].find(usable) || item : null;
+    }
+    if (!next || next === document.activeElement) return;
+    if (!next.matches(FOCUSABLE)) next.setAttribute("tabindex", "-1");
+    next.focus();
+  });
+})();
