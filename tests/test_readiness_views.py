@@ -718,3 +718,21 @@ def test_it_copies_for_the_leads_team_when_the_team_field_is_a_superscript(clien
         response = client_for(lead).post(url("template_copy", default.pk), {"team": garbage})
         assert response.status_code == 302
     assert ChecklistTemplate.objects.filter(team=team).count() == 2
+
+
+def nav_links(html: str) -> list[str]:
+    nav = re.search(r'<nav class="site-nav".*?</nav>', html, re.S).group(0)
+    return [re.sub(r"\s+", " ", text).strip() for text in re.findall(r"<a [^>]*>(.*?)</a>", nav)]
+
+
+def test_the_home_link_says_my_onboarding_only_to_someone_who_has_one(
+    client_for, trainee, primary, lead, onboarding
+):
+    assert nav_links(client_for(trainee).get("/").content.decode())[0] == "My onboarding"
+    # The primary teaches and has no onboarding: their home is not "My onboarding".
+    primary_nav = nav_links(client_for(primary).get(reverse("shifts:index")).content.decode())
+    assert primary_nav[0] == "Home" and "My onboarding" not in primary_nav
+    # A lead's home is the team's readiness, linked once.
+    lead_nav = nav_links(client_for(lead).get(reverse("shifts:index")).content.decode())
+    assert "My onboarding" not in lead_nav and "Home" not in lead_nav
+    assert lead_nav.count("Team readiness") == 1
