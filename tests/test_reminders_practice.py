@@ -400,6 +400,24 @@ def test_the_live_page_email_links_the_runbook_the_shift_and_the_response_page(
     assert hook["json"]["fields"]["response_url"] == response_url
 
 
+def test_the_html_email_links_only_the_sites_own_urls_and_escapes_alert_text(
+    client, token, team, trainee, primary, smtp_sink
+):
+    shift_on(team, trainee, primary)
+    summary = (
+        "<b>bold</b> see https://evil.example/login and https://oncall.example.com.evil.example/"
+    )
+    fire(client, token, annotations={"summary": summary})
+    plan_reminders()
+    dispatch_due()
+    [message] = [m for m in smtp_sink.messages if m["X-Oncall-Reminder"] == "live_page"]
+    html = html_of(message)
+    hrefs = {a.attrs["href"] for a in elements(html, "a")}
+    assert all(href.startswith(f"{SITE}/") for href in hrefs)
+    assert elements(html, "b") == []
+    assert any(summary in p.text for p in elements(html, "p"))
+
+
 # --- calendar feeds ----------------------------------------------------------------
 
 
