@@ -16,7 +16,7 @@ from icalendar import Calendar
 
 from oncall.alerts.models import AlertOccurrence
 from oncall.alerts.sources import create_source
-from oncall.drills import running
+from oncall.drills import feed_events, running
 from oncall.drills.models import Drill, Response
 from oncall.drills.record import store_scenario
 from oncall.drills.replay import replay
@@ -36,6 +36,7 @@ from tests.test_reminders_peers import (  # noqa: F401 - fixtures
     smtp_sink_fixture,
     webhook_receiver_fixture,
 )
+from tests.test_shifts_feed_events import icalendar_bytes
 
 Kind = Reminder.Kind
 State = Reminder.State
@@ -461,6 +462,17 @@ def test_a_moved_drill_keeps_its_uid_and_a_cancelled_one_is_marked_cancelled(
     assert str(cancelled["STATUS"]) == "CANCELLED"
     assert int(cancelled["SEQUENCE"]) > before
     assert "This drill was cancelled." in str(cancelled["DESCRIPTION"])
+
+
+def test_a_drill_event_is_written_as_icalendar_writes_it(scenario, trainee, lead):
+    trainee.first_name, trainee.last_name = "Taro, the new; one", "Yamada\\山田"
+    trainee.save()
+    running.schedule_drill(
+        scenario=scenario, trainee=trainee, game_master=lead, at=timezone.now() + timedelta(days=1)
+    )
+    [drill] = feed_events.drills_for_person(trainee)
+    lines = feed_events.event_for(drill)
+    assert lines.to_ical() == icalendar_bytes(lines)
 
 
 def test_a_feed_without_a_person_is_unchanged(scenario, trainee, lead):
