@@ -201,3 +201,33 @@ def test_runbook_coverage_names_each_bad_file_and_counts_the_rest(db, tmp_path):
         f"warning: {good}: group g: alert name '{{{{ $name }}}}Down' is templated; render the file first"
         in err
     )
+
+
+def test_alert_names_break_between_their_words_on_a_phone():
+    from oncall.alerts.coverage import breakable
+
+    assert breakable("KubePodCrashLooping") == "Kube<wbr>Pod<wbr>Crash<wbr>Looping"
+    assert breakable("etcdHTTPRequestsSlow") == "etcd<wbr>HTTP<wbr>Requests<wbr>Slow"
+    assert breakable("node_disk:p99") == "node_<wbr>disk:<wbr>p<wbr>99"
+    assert breakable("<b>X</b>") == "&lt;b&gt;X&lt;/b&gt;"  # escaped, whatever it holds
+
+
+def test_rare_words_outweigh_a_teams_common_ones(team, other_team):
+    """PaymentsLedgerLagHigh shares "payments" and "high" with half the runbooks:
+    the ones about the ledger and about lag come first, not the API latency one."""
+    from django.conf import settings
+
+    assert sync_folders([settings.RUNBOOKS_DIR]).ok
+    suggested = [s.runbook.slug for s in Suggester(team).suggest("PaymentsLedgerLagHigh")]
+    assert suggested[0] == "payments-db/replication-lag"
+    assert {slug for slug in suggested if slug.startswith("ledger-worker/")}
+    assert "payments-api/latency-high" not in suggested
+
+
+def test_a_row_without_suggestions_offers_a_start_not_an_or(client_for, team, trainee):
+    make_runbook("payments/latency", "Payments API latency high", "PaymentsApiLatency", team=team)
+    occurred(team, "KubePodCrashLooping")
+    page = client_for(trainee).get("/teams/payments/coverage/").content.decode()
+    assert "Kube<wbr>Pod<wbr>Crash<wbr>Looping" in page
+    assert "Start a runbook for it" in page and "Or start a runbook" not in page
+    assert "/runbooks/?q=KubePodCrashLooping" in page

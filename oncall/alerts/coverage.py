@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Max
 from django.db.models.fields.json import KeyTextTransform
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import ngettext
 
 from oncall.alerts.models import AHEAD_OF_NOW, AlertOccurrence
@@ -23,7 +27,9 @@ from oncall.runbooks.words import WORD
 from oncall.teams.models import Team
 
 SUGGESTIONS = 3
-MIN_SCORE = 0.34
+MIN_SCORE = 0.2
+# How much the closest alert name's spelling raises a score: at most by half.
+SPELLING = 0.5
 STATE_ORDER = {State.MISSING: 0, State.AMBIGUOUS: 1, State.COVERED: 2}
 
 
@@ -39,6 +45,19 @@ def words(text: str) -> set[str]:
             word = word[:-1]
         found.add(word)
     return found
+
+
+# Where a long alert name may break on a narrow screen: between the words of
+# CamelCase (KubePod|Crash|Looping, HTTP|Requests), before a number, after _ : . -
+WORD_BOUNDARY = re.compile(
+    r"(?<=[a-z])(?=[A-Z0-9])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[0-9])(?=[A-Za-z])|(?<=[_:.\-])(?=.)"
+)
+
+
+def breakable(name: str) -> SafeString:
+    """``name`` escaped, with ``<wbr>`` at its word boundaries: a phone wraps it
+    between words, never mid-word ("KubeP odCras hLoopi ng")."""
+    return mark_safe("<wbr>".join(escape(part) for part in WORD_BOUNDARY.split(name)))  # noqa: S308
 
 
 def yaml_list(names: list[str]) -> str:
@@ -72,6 +91,10 @@ class CoverageRow:
     def state(self) -> str:
         return self.resolution.state
 
+    @property
+    def breakable_name(self) -> SafeString:
+        return breakable(self.alertname)
+
     new_front_matter: str = ""
 
 
@@ -86,7 +109,13 @@ def new_runbook_front_matter(alertname: str, *, team: Team, service: str) -> str
 
 
 class Suggester:
-    """Ranks runbooks by how close their title, alert names and service are to an alert name."""
+    """Ranks runbooks by how close their title, alert names and service are to an alert name.
+
+    Words weigh by how rare they are among the runbooks: "payments" or "high",
+    in half of a team's runbooks, say little; "ledger" or "lag" say which
+    runbook it is. So PaymentsLedgerLagHigh finds the replication-lag and the
+    ledger runbooks before the API latency one that shares "payments" and "high".
+    """
 
     def __init__(self, team: Team | None = None) -> None:
         self.team = team
@@ -104,21 +133,38 @@ class Suggester:
             for name in alert_names:
                 vocabulary |= words(name)
             self.pool.append((runbook, vocabulary, [n.lower() for n in alert_names]))
+        counts: dict[str, int] = {}
+        for _runbook, vocabulary, _keys in self.pool:
+            for word in vocabulary:
+                counts[word] = counts.get(word, 0) + 1
+        size = len(self.pool)
+        # Inverse document frequency, squared so that a rare word outweighs a few
+        # common ones (a word every runbook has weighs nothing); a word no
+        # runbook has weighs as one only a single runbook has.
+        self.weight = {word: math.log(size / n) ** 2 for word, n in counts.items()}
+        self.unseen = math.log(size) ** 2 if size > 1 else 1.0
+
+    def _weight(self, found: set[str]) -> float:
+        return sum(self.weight.get(word, self.unseen) for word in found)
 
     def suggest(self, alertname: str, limit: int = SUGGESTIONS) -> list[Suggestion]:
         wanted = words(alertname)
         if not wanted:
             return []
         key = alertname.lower()
+        wanted_weight = self._weight(wanted)
         ranked = []
         for runbook, vocabulary, keys in self.pool:
-            shared = len(wanted & vocabulary)
+            shared = wanted & vocabulary
             if not shared:
                 continue
-            # Dice over words, then the closest alert name's spelling, then
-            # a small preference for the team's own runbooks.
-            score = 2 * shared / (len(wanted) + len(vocabulary))
-            score += 0.3 * max(
+            # How much of the alert name's meaning the runbook speaks of (its
+            # words weighed by rarity), raised by up to half by the closest
+            # alert name's spelling (never alone: one team's names share a
+            # prefix that says nothing), then a small preference for the
+            # team's own runbooks.
+            score = self._weight(shared) / wanted_weight if wanted_weight else 0.0
+            score *= 1 + SPELLING * max(
                 (difflib.SequenceMatcher(None, key, other).ratio() for other in keys), default=0
             )
             if self.team is not None and runbook.team_id == self.team.pk:

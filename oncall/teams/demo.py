@@ -16,6 +16,17 @@ DEMO_USERS = [
     ("kenji", "Kenji", False, [("payments", Membership.Role.MEMBER)], "ja"),
 ]
 DEMO_TEAMS = [("payments", "Payments", "Asia/Tokyo"), ("platform", "Platform", "Europe/London")]
+# Who to page when no runbook answers: shown first on such an alert's page.
+DEMO_ESCALATION_NOTES = {
+    "payments": (
+        "1. Page **#payments-oncall** in Slack with the alert's name and what you see.\n"
+        "2. No answer in 10 minutes: call the engineering manager on duty "
+        "(the number is pinned in #payments-oncall).\n"
+        "3. Money is moving wrongly (double charges, missing payouts): also page the "
+        "incident commander with `/incident declare`."
+    ),
+    "platform": "Page **#platform-oncall**; for a cluster-wide outage, `/incident declare`.",
+}
 
 
 def seed(out) -> None:
@@ -27,6 +38,9 @@ def seed(out) -> None:
         )
         if created:
             out(f"team {slug} ({tz})")
+        if not teams[slug].escalation_note:  # a lead's own note is kept
+            teams[slug].escalation_note = DEMO_ESCALATION_NOTES[slug]
+            teams[slug].save(update_fields=["escalation_note"])
     for username, first_name, staff, memberships, language in DEMO_USERS:
         user = User.objects.filter(username=username).first()
         if user is None:
