@@ -63,7 +63,7 @@ def test_a_lead_sees_who_is_on_call_the_shadows_and_the_unknown_names(
     # Two shadowed shifts, 18:00–02:00 in the lead's Tokyo: each shows on two days.
     assert text.count("shadow: trainee") == 4
     assert "from 18:00" in text and "until 02:00" in text
-    assert "1 name in this feed is nobody we know" in text
+    assert "1 event names nobody we know" in text
     # Nothing from a feed is HTML.
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text

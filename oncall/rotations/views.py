@@ -64,6 +64,10 @@ class RotationView:
     plans: list[ShadowPlan]
     last_read: str
 
+    @property
+    def unmatched_events(self) -> int:
+        return sum(count for _name, count in self.unmatched)
+
 
 def _note(shift: RotationShift, start: datetime, end: datetime, tz) -> str:
     starts, ends = shift.starts_at.astimezone(tz), shift.ends_at.astimezone(tz)
