@@ -73,3 +73,51 @@ def test_it_logs_a_failing_probe_once_and_its_recovery_not_every_poll(
         ("oncall.teams.health", "WARNING", "healthz: failing (beat)"),
         ("oncall.teams.health", "INFO", "healthz: healthy again"),
     ]
+
+
+# -- right after `make run`: beat's first heartbeat is a minute away -----------------------------
+
+
+def started(monkeypatch, ago: timedelta) -> None:
+    """As ``manage.py serve`` tells its processes when it started."""
+    moment = timezone.now() - ago
+    monkeypatch.setenv(health.STARTED_AT_ENV, str(moment.timestamp()))
+
+
+def test_it_is_starting_with_200_until_beats_first_heartbeat(client, db, monkeypatch):
+    started(monkeypatch, timedelta(seconds=20))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["failing"], body["starting"]) == ("starting", [], ["beat"])
+    assert "first heartbeat" in body["reason"] and "20 s ago" in body["reason"]
+    assert body["checks"]["beat"]["ok"] is False  # the check itself says what it sees
+
+
+def test_a_heartbeat_from_before_the_start_does_not_count(client, db, monkeypatch):
+    Heartbeat.objects.create(name="beat", at=timezone.now() - timedelta(hours=2))
+    started(monkeypatch, timedelta(seconds=5))
+    assert client.get("/healthz").json()["status"] == "starting"
+    heartbeat()
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_after_the_grace_it_is_a_failure_again(client, db, monkeypatch):
+    started(monkeypatch, health.STARTING_GRACE + timedelta(seconds=1))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["beat"]
+
+
+def test_the_grace_never_hides_a_broken_broker(client, db, settings, monkeypatch):
+    started(monkeypatch, timedelta(seconds=5))
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert set(response.json()["failing"]) == {"broker", "beat"}
+
+
+@pytest.mark.parametrize("value", ["", "soon", "1e400", "nan"])
+def test_without_a_start_time_from_serve_there_is_no_grace(client, db, monkeypatch, value):
+    monkeypatch.setenv(health.STARTED_AT_ENV, value)
+    assert client.get("/healthz").status_code == 503

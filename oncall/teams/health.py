@@ -1,7 +1,18 @@
-"""What /healthz reports: the database, the broker and beat's heartbeat."""
+"""What /healthz reports: the database, the broker and beat's heartbeat.
+
+Beat sends its first heartbeat about a minute after it starts, so right after
+`make run` the probe would say 503 for a minute, which looks like a failure to
+someone trying the app for the first time. ``manage.py serve`` (what `make run`
+runs) tells its processes when it started (``STARTED_AT_ENV``); for the first
+STARTING_GRACE after that, a missing or stale heartbeat from before the start
+is "starting" with 200 and the reason, while a failing database or broker is
+503 as always. A server started any other way (gunicorn in production) has no
+such grace.
+"""
 
 import logging
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +27,32 @@ from oncall.teams.models import Heartbeat
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
+STARTING_GRACE = timedelta(minutes=2)
+STARTED_AT_ENV = "ONCALL_STARTED_AT"  # Unix time, set by manage.py serve
+
+
+def started_at() -> datetime | None:
+    """When ``manage.py serve`` started this server, or None (started otherwise)."""
+    value = os.environ.get(STARTED_AT_ENV, "")
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def still_starting(now: datetime) -> tuple[bool, str]:
+    """Whether beat may still be on its way to its first heartbeat, and why."""
+    started = started_at()
+    if started is None or not timedelta(0) <= now - started < STARTING_GRACE:
+        return False, ""
+    beat = Heartbeat.objects.filter(name="beat").values_list("at", flat=True).first()
+    if beat is not None and beat >= started:
+        return False, ""
+    return True, (
+        f"beat has not sent its first heartbeat since the server started "
+        f"{int((now - started).total_seconds())} s ago (it does within about a minute; "
+        f"after {int(STARTING_GRACE.total_seconds())} s this is a failure)"
+    )
 
 
 def check_database() -> tuple[bool, str]:
@@ -63,11 +100,17 @@ def report() -> tuple[bool, dict]:
     results["broker"] = check_broker()
     results["beat"] = check_beat() if results["database"][0] else (False, "database unreachable")
     healthy = all(ok for ok, _ in results.values())
-    return healthy, {
+    body = {
         "status": "ok" if healthy else "failing",
         "failing": [name for name, (ok, _) in results.items() if not ok],
         "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()},
     }
+    if body["failing"] == ["beat"]:
+        starting, reason = still_starting(timezone.now())
+        if starting:
+            body.update(status="starting", failing=[], starting=["beat"], reason=reason)
+            healthy = True
+    return healthy, body
 
 
 class HealthzMiddleware:

@@ -1,6 +1,9 @@
 """``manage.py create_alert_source <team-slug> --name NAME [--other-team SLUG ...]``:
 a source for scripts."""
 
+import os
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from oncall.alerts.models import AlertSource
@@ -39,6 +42,16 @@ class Command(BaseCommand):
                 "revoke it in the app or the admin, or pick another name"
             )
         source, token = create_source(team=found, name=name, other_teams=others)
+        # The URL is built from SITE_URL; unset, that is 127.0.0.1 and this
+        # shell's PORT, which need not be where the app runs.
+        if os.environ.get("SITE_URL"):
+            self.stdout.write(f"Site URL (SITE_URL): {settings.SITE_URL}")
+        else:
+            self.stdout.write(
+                f"Site URL: {settings.SITE_URL} (SITE_URL is not set: this assumes the app "
+                f"runs here on port {settings.PORT}; set SITE_URL to the address "
+                "Alertmanager reaches, and the receiver URL below follows it)"
+            )
         self.stdout.write(f"Receiver URL: {receiver_url()}")
         self.stdout.write(f"Token (shown only this once): {token}")
         if others:

@@ -26,6 +26,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from oncall.teams.health import STARTED_AT_ENV
+
 PROCFILE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
 
 
@@ -90,7 +92,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGHUP, on_signal)
 
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # /healthz says "starting" rather than 503 until beat's first heartbeat (see health).
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{STARTED_AT_ENV: str(time.time())})
         processes = []
         for name, command in entries:
             process = Process(name, command, env)
