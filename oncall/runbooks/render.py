@@ -55,6 +55,9 @@ ALLOWED_TAGS = {
     "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 }  # fmt: skip
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+# The heading anchors' tooltip, stored in English with each revision; the page
+# puts it in the reader's language (runbooks.views.localised_html).
+PERMALINK_TITLE = "Link to this section"
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
@@ -322,7 +325,7 @@ def render_unbounded(
                 slugify=slugify_unicode,
                 permalink="#",
                 permalink_class="headerlink",
-                permalink_title="Link to this section",
+                permalink_title=PERMALINK_TITLE,
             ),
             "sane_lists",
             *(_extension_class(path)() for path in extensions),

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -23,6 +24,7 @@ from django.utils.translation import gettext as _
 from oncall.runbooks import alert_help, reader_pages
 from oncall.runbooks.models import Revision, Runbook, Section
 from oncall.runbooks.panels import panel_states, render_panels, state_subqueries
+from oncall.runbooks.render import PERMALINK_TITLE
 from oncall.runbooks.search import search, words_of
 from oncall.runbooks.words import alert_words
 from oncall.teams import ratelimit
@@ -254,6 +256,8 @@ def _page_parts(runbook: Runbook, key: str) -> tuple[str, ...]:
         .first()
     )
     revisions = list(runbook.revisions.only("id", "number", "created_at").order_by("-number"))
+    if revision is not None:
+        revision.html = localised_html(revision.html)
     context = {
         "runbook": runbook,
         "revision": revision,
@@ -269,6 +273,15 @@ def _page_parts(runbook: Runbook, key: str) -> tuple[str, ...]:
     parts = tuple(render_to_string(f"runbooks/detail.html#{name}", context) for name in PAGE_PARTS)
     cache.set(key, parts, PAGE_CACHE_SECONDS)
     return parts
+
+
+def localised_html(html: str) -> str:
+    """A revision's stored HTML with its heading anchors' tooltip in the reader's
+    language (the parts are kept per language, so this runs once per key)."""
+    title = _("Link to this section")
+    if title == PERMALINK_TITLE:
+        return html
+    return html.replace(f'title="{PERMALINK_TITLE}"', f'title="{escape(title)}"')
 
 
 @login_required
