@@ -43,7 +43,7 @@ from django.utils.translation import gettext
 
 from oncall.alerts.alertmanager_api import AlertmanagerError, post_alerts
 from oncall.alerts.models import AlertSource
-from oncall.alerts.receiver import DRILL_LABEL
+from oncall.alerts.receiver import DRILL_LABEL, request_planning
 from oncall.drills.models import (
     Drill,
     DrillPage,
@@ -211,6 +211,9 @@ def _apply(drill: Drill, step: ScenarioStep, *, now: datetime, by) -> None:
             runbook=step.runbook,
             fired_at=now,
         )
+        # The page reaches the trainee in seconds, as a live one does, not at
+        # the next minute's planning round.
+        transaction.on_commit(request_planning)
     elif step.kind == ScenarioStep.Kind.RESOLVED:
         identity = step.alert_identity()
         for page in DrillPage.objects.filter(

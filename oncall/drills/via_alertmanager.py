@@ -31,7 +31,12 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from oncall.alerts.models import AlertSource
-from oncall.alerts.receiver import DRILL_LABEL, Incoming, register_drill_handler
+from oncall.alerts.receiver import (
+    DRILL_LABEL,
+    Incoming,
+    register_drill_handler,
+    request_planning,
+)
 from oncall.drills import files  # noqa: F401 - registers the runbooks sync's drill files
 from oncall.drills.models import Drill, DrillPage, ScenarioStep
 
@@ -104,6 +109,7 @@ def _page(drill: Drill, step: ScenarioStep, alert: Incoming) -> None:
                     fired_at=alert.starts_at,
                     fingerprint=alert.fingerprint,
                 )
+            transaction.on_commit(request_planning)
         except IntegrityError:  # a concurrent copy of the same alert made it first
             page = DrillPage.objects.get(drill=drill, step=step)
     changed = {}
