@@ -263,3 +263,16 @@ def test_it_matches_people_by_email_and_lists_the_others_until_linked(
     }
     assert link_person(team=team, name="kenji watanabe", user=trainee) == 1
     assert RotationShift.objects.get(email="kenji@elsewhere.example").person == trainee
+
+
+def test_beat_reads_the_feeds_whose_interval_has_passed(feed_rotation, settings, primary, lead):
+    from oncall.celery import app
+    from oncall.rotations.read import read_due
+
+    assert app.conf.beat_schedule["rotations-read-due"]["task"] == (
+        "oncall.rotations.tasks.read_due"
+    )
+    settings.ROTATIONS_POLL_MINUTES = 15
+    assert [r.state for r in read_due(now=NOW)] == ["changed"]  # never read yet
+    assert read_due(now=NOW + timedelta(minutes=14)) == []
+    assert [r.state for r in read_due(now=NOW + timedelta(minutes=15))] == ["not_modified"]
