@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
@@ -445,6 +446,16 @@ def test_a_drill_is_in_the_feeds_of_its_trainee_and_game_master_only(
         assert str(event["URL"]) == f"{SITE}/drills/{drill.pk}/"
     assert drill_events(primary) == {}
     assert drill_events(outsider) == {}
+
+
+def test_the_served_feed_of_a_person_carries_their_drills(client, scenario, trainee, lead):
+    drill = running.schedule_drill(
+        scenario=scenario, trainee=trainee, game_master=lead, at=timezone.now() + timedelta(days=2)
+    )
+    for person in (trainee, lead):
+        response = client.get(reverse("shifts:feed", args=[person.profile.calendar_token]))
+        uids = {str(e["UID"]) for e in Calendar.from_ical(response.content).walk("VEVENT")}
+        assert f"drill-{drill.pk}@oncall" in uids
 
 
 def test_a_moved_drill_keeps_its_uid_and_a_cancelled_one_is_marked_cancelled(

@@ -418,7 +418,9 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     # In the owner's language; with none set, in what the calendar app asks for.
     with translation.override(profile.language or translation.get_language()):
         name = _("Shadow shifts of %(name)s") % {"name": display_name(profile.user)}
-        body = feeds.calendar_for(feeds.shifts_for_person(profile.user), name=name)
+        body = feeds.calendar_for(
+            feeds.shifts_for_person(profile.user), name=name, person=profile.user
+        )
     return _feed_response(body, "shifts.ics")
 
 
