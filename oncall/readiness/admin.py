@@ -20,6 +20,11 @@ class DescribedForm(forms.ModelForm):
         self.instance.description_html = cleaned_description(text)
         return text
 
+    def clean_description_ja(self) -> str:
+        text = self.cleaned_data.get("description_ja", "")
+        self.instance.description_html_ja = cleaned_description(text)
+        return text
+
 
 class TemplateItemInline(admin.TabularInline):
     model = TemplateItem
@@ -30,6 +35,9 @@ class TemplateItemInline(admin.TabularInline):
         "section",
         "title",
         "description",
+        "section_ja",
+        "title_ja",
+        "description_ja",
         "kind",
         "required",
         "needs_signoff",

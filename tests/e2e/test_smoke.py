@@ -10,7 +10,8 @@ def test_trainee_signs_in_and_sees_the_home_page(live_server, page, sign_in, tra
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     sign_in(page, trainee)
     assert page.url == f"{live_server.url}/"
-    expect(page.locator(".site-nav")).to_contain_text("My onboarding")
+    # No onboarding of their own yet: the first tab is their home, not "My onboarding".
+    expect(page.locator(".site-nav")).to_contain_text("Home")
     expect(page.locator(".user-menu")).to_contain_text("trainee")
     assert errors == [], errors
 
