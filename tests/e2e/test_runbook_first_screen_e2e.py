@@ -76,3 +76,77 @@ def test_the_first_section_is_on_the_first_screen(live_server, browser, demo, sc
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
+
+
+def _sign_in(page, base: str, username: str, next_path: str) -> None:
+    page.goto(f"{base}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def _lines_of_each_word(page) -> list[tuple[str, int]]:
+    """Each piece of the coverage table's alert names between two <wbr>, with
+    the number of lines it is drawn on (more than one: broken mid-word)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('th.coverage-alert')].flatMap((th) =>
+             [...th.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.data.trim())
+               .map((n) => {
+                 const range = document.createRange();
+                 range.selectNodeContents(n);
+                 const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+                 return [n.data, tops.size];
+               }))"""
+    )
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_pages_around_a_missing_runbook_fit_the_screen(live_server, browser, demo, screen):
+    """The no-runbook page says who to page before anything else; the members
+    page and the coverage table fit a phone, alert names wrapping between words."""
+    from django.utils import timezone
+
+    from oncall.alerts.models import AlertOccurrence
+    from oncall.teams.models import Team
+
+    team = Team.objects.get(slug="payments")
+    for name in ("KubePodCrashLooping", "PaymentsLedgerLagHigh"):
+        AlertOccurrence.objects.create(
+            team=team, alertname=name, alert_key=name.lower(), fingerprint=f"shot-{name}",
+            starts_at=timezone.now(), status="firing", labels={"alertname": name},
+        )  # fmt: skip
+    width, height = SCREENS[screen]
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=screen == "phone"
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    base = live_server.url
+    try:
+        _sign_in(page, base, "lead", "/runbooks/alert/KubePodCrashLooping")
+        assert page.url == f"{base}/runbooks/alert/KubePodCrashLooping"
+        escalation = page.locator(".escalation").bounding_box()
+        assert escalation["y"] < height, escalation  # who to page: on the first screen
+        assert escalation["y"] < page.locator("#alert-search").bounding_box()["y"]
+        shots = [("no-runbook", None)]
+        page_list = [
+            ("no-runbook-unnamed", "/runbooks/alert/"),
+            ("members", "/teams/payments/members/"),
+            ("coverage", "/teams/payments/coverage/"),
+        ]
+        for name, path in [*shots, *page_list]:
+            if path:
+                page.goto(f"{base}{path}")
+            if screen == "phone":
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+            if name == "coverage":
+                pieces = _lines_of_each_word(page)
+                assert ("Crash", 1) in [tuple(p) for p in pieces]
+                assert all(lines == 1 for _text, lines in pieces), pieces
+            if SHOTS:
+                page.screenshot(
+                    path=os.path.join(SHOTS, f"{name}-{screen}.png"), full_page=name != "coverage"
+                )
+    finally:
+        context.close()
