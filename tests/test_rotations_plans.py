@@ -286,3 +286,9 @@ def test_the_command_names_a_bad_person_rule(team):
             "--person",
             "(unclosed",
         )
+
+
+def test_a_shift_starting_at_the_plans_first_local_midnight_is_shadowed(rotation, plan):
+    # 14 Dec 00:00 in Tokyo, the team's zone, is 13 Dec 15:00 UTC.
+    change(rotation, ("m", "20261213T150000Z", "20261213T230000Z", "primary"))
+    assert sorted(ours(plan)) == ["m"]

@@ -56,11 +56,11 @@ def wanted_shifts(plan: ShadowPlan, *, now: datetime) -> list[RotationShift]:
     4. At most ``max_shifts`` in all, counting the plan's shifts already begun.
     """
     tz = plan.rotation.team.tz
-    begins = max(local_midnight(plan.starts_on, tz), now)
+    begins = local_midnight(plan.starts_on, tz)
     ends = local_midnight(plan.ends_on + timedelta(days=1), tz)
     rows = (
         RotationShift.objects.filter(
-            rotation=plan.rotation_id, starts_at__gt=begins, starts_at__lt=ends
+            rotation=plan.rotation_id, starts_at__gte=begins, starts_at__gt=now, starts_at__lt=ends
         )
         .exclude(person=None)
         .exclude(person=plan.trainee_id)
