@@ -13,7 +13,7 @@ from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from oncall.readiness import chart, gate, practice
-from oncall.readiness.models import ItemProgress, Onboarding
+from oncall.readiness.models import ItemProgress, Kind, Onboarding
 from oncall.shifts.models import ShadowShift
 from oncall.teams.dates import format_date
 from oncall.teams.models import Team
@@ -41,6 +41,24 @@ STATE_ORDER = {
 }
 
 
+class TeamResponses:
+    """The team's response records, read in one query the first time a row asks.
+
+    The dashboard's table asks; the CSV export, which shows no response
+    times, never does (unless a checklist counts live pages, which the gate
+    must read)."""
+
+    def __init__(self, team: Team, started: dict[int, datetime], *, now: datetime):
+        self.team, self.started, self.now = team, started, now
+
+    @cached_property
+    def records(self) -> dict[int, practice.ResponseRecord]:
+        return practice.response_records(self.team.pk, self.started, now=self.now, tz=self.team.tz)
+
+    def of(self, engineer_id: int) -> practice.ResponseRecord:
+        return self.records.get(engineer_id, practice.NO_RESPONSES)
+
+
 @dataclass
 class Row:
     onboarding: Onboarding
@@ -48,7 +66,13 @@ class Row:
     idle_days: int
     today: date
     drills: practice.DrillRecord = practice.NO_DRILLS
-    responses: practice.ResponseRecord = practice.NO_RESPONSES
+    team_responses: TeamResponses | None = None
+
+    @property
+    def responses(self) -> practice.ResponseRecord:
+        if self.team_responses is None:
+            return practice.NO_RESPONSES
+        return self.team_responses.of(self.onboarding.engineer_id)
 
     @property
     def name(self) -> str:
@@ -86,9 +110,10 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
        with each runbook's current revision id (one query).
     2. Count done shadow shifts per trainee and kind for the team (one query),
        read each trainee's drill record in the team (one query), and their
-       responses: live pages handled well, and response times, live and
-       drills, over the last 30 days and week by week since they started
-       (one query).
+       responses when something asks (one query: the gate, for a checklist
+       that counts live pages; the table, for the response times): live
+       pages handled well, and response times, live and drills, over the last
+       30 days and week by week since they started.
     3. Evaluate the gate per onboarding in memory. The stored state is
        reconcile's to write; a page only reads.
     """
@@ -125,7 +150,8 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
     for onboarding in onboardings:
         engineer = onboarding.engineer_id
         started[engineer] = min(started.get(engineer, onboarding.started_at), onboarding.started_at)
-    responses = practice.response_records(team.pk, started, now=now, tz=team.tz)
+    responses = TeamResponses(team, started, now=now)
+    pages_kind = str(Kind.RESPOND_TO_PAGES)
     rows = []
     for onboarding in onboardings:
         counts = {
@@ -133,12 +159,16 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
             for kind in ShadowShift.Kind.values
         }
         drills = drill_records.get(onboarding.engineer_id, practice.NO_DRILLS)
+        own_facts = facts.get(onboarding.pk, [])
+        counts_pages = any(f.kind == pages_kind for f in own_facts)
         result = gate.evaluate(
             onboarding,
-            facts=facts.get(onboarding.pk, []),
+            facts=own_facts,
             shift_counts=counts,
             drills_passed=drills.passed,
-            pages_handled_well=responses[onboarding.engineer_id].handled_well,
+            pages_handled_well=(
+                responses.of(onboarding.engineer_id).handled_well if counts_pages else 0
+            ),
             with_statuses=False,
         )
         idle = max((now - onboarding.last_activity_at).days, 0)
@@ -149,7 +179,7 @@ def team_rows(team: Team, *, sort: str = "state", now: datetime | None = None) -
                 idle_days=idle,
                 today=today,
                 drills=drills,
-                responses=responses[onboarding.engineer_id],
+                team_responses=responses,
             )
         )
     key = sort.removeprefix("-")
