@@ -341,3 +341,28 @@ def test_the_dashboard_shows_live_and_drills_side_by_side_without_a_query_per_ro
     # The live page handled well completes the trainee's item: the row says ready.
     assert "badge--ready" in row
     assert "Pages, last 30 days" in page_text
+
+
+def test_the_primarys_review_moves_the_stored_readiness_in_its_transaction(
+    team, lead, primary, trainee
+):
+    """Through the live page's own review, with the listener readiness registers."""
+    from oncall.drills import live, running
+
+    # What ReadinessConfig.ready() registers (registering twice changes nothing).
+    running.on_response_marked(reconcile.on_response_marked)
+    onboarding = start(trainee, team, pages_template(team, count=1), lead)
+    tick_item(item=onboarding.items.get(kind=Kind.TASK), by=trainee)
+    at = timezone.now() - timedelta(hours=1)
+    shift = shift_of(team, trainee, primary, at=at - timedelta(hours=1))
+    occurrence = page(team, at=at)
+
+    with pytest.raises(running.DrillError):
+        live.review(shift=shift, occurrence=occurrence, by=trainee, mark=HANDLED_WELL)
+    live.review(shift=shift, occurrence=occurrence, by=primary, mark=NEEDS_WORK, note="Slow ack")
+    onboarding.refresh_from_db()
+    assert (onboarding.state, onboarding.required_done) == (Onboarding.State.IN_PROGRESS, 1)
+
+    live.review(shift=shift, occurrence=occurrence, by=primary, mark=HANDLED_WELL)
+    onboarding.refresh_from_db()
+    assert (onboarding.state, onboarding.required_done) == (Onboarding.State.READY, 2)
