@@ -90,7 +90,7 @@ def test_it_is_starting_with_200_until_beats_first_heartbeat(client, db, monkeyp
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["failing"], body["starting"]) == ("starting", [], ["beat"])
-    assert "first heartbeat" in body["reason"] and "20 s ago" in body["reason"]
+    assert "first heartbeat since the server started" in body["reason"]
     assert body["checks"]["beat"]["ok"] is False  # the check itself says what it sees
 
 
