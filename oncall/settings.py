@@ -450,5 +450,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "django.request": {"filters": ["calendar_tokens"]},
         "django.server": {"filters": ["calendar_tokens"]},
+        # Beat sends the drills replay every second: a line for each would bury
+        # everything else it says. Warnings and errors still show.
+        "celery.beat": {"level": "WARNING"},
     },
 }
