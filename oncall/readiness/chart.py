@@ -85,7 +85,7 @@ def render_svg(weeks: list[Week]) -> SafeString:
         x = LEFT + i * slot + (slot - bar_w) / 2
         y = TOP + plot_h
         label = _("Week to %(date)s: %(p)d in progress, %(r)d ready, %(c)d cleared") % {
-            "date": format_date(week.ends, "us_short_date"),
+            "date": format_date(week.ends, "short_date"),
             "p": week.in_progress,
             "r": week.ready,
             "c": week.cleared,
@@ -118,7 +118,7 @@ def render_svg(weeks: list[Week]) -> SafeString:
                     '<text class="chart__axis" x="{}" y="{}" text-anchor="middle">{}</text>',
                     _n(x + bar_w / 2),
                     HEIGHT - 8,
-                    format_date(week.ends, "us_short_date"),
+                    format_date(week.ends, "short_date"),
                 )
             )
 
@@ -184,9 +184,9 @@ def trend_svg(trend: list[tuple[date, timedelta | None, int]]) -> str:
         " %(last)s in the week of %(last_week)s"
     ) % {
         "first": clock(first[1]),
-        "first_week": format_date(first[0], "us_short_date"),
+        "first_week": format_date(first[0], "short_date"),
         "last": clock(last[1]),
-        "last_week": format_date(last[0], "us_short_date"),
+        "last_week": format_date(last[0], "short_date"),
     }
     label = escape(label)
     width = len(trend) * (TREND_BAR + TREND_GAP) - TREND_GAP

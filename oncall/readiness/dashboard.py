@@ -266,7 +266,7 @@ def table_rows(rows: list[Row]) -> list[SafeString]:
         if r.changed_since_read:
             badges += f' <span class="badge badge--warn">{r.changed_since_read} {reread}</span>'
         if o.target_date is not None:
-            day = escape(format_date(o.target_date, "us_short_date"))
+            day = escape(format_date(o.target_date, "short_date"))
             target = f'<time datetime="{o.target_date.isoformat()}">{day}</time>'
             target += overdue_badge if overdue else ""
         else:
