@@ -349,8 +349,7 @@ def test_the_primarys_review_moves_the_stored_readiness_in_its_transaction(
     """Through the live page's own review, with the listener readiness registers."""
     from oncall.drills import live, running
 
-    # What ReadinessConfig.ready() registers (registering twice changes nothing).
-    running.on_response_marked(reconcile.on_response_marked)
+    # No registration here: ReadinessConfig.ready() registers the listener.
     onboarding = start(trainee, team, pages_template(team, count=1), lead)
     tick_item(item=onboarding.items.get(kind=Kind.TASK), by=trainee)
     at = timezone.now() - timedelta(hours=1)

@@ -15,6 +15,7 @@ class ReadinessConfig(AppConfig):
         from oncall.readiness.reconcile import (
             is_mentor_for,
             on_drill_graded,
+            on_response_marked,
             on_revisions_change,
             on_shift_change,
         )
@@ -30,3 +31,6 @@ class ReadinessConfig(AppConfig):
         changes.on_revisions_changed(on_revisions_change)
         # A drill graded pass by a game master is what a drill item counts.
         running.on_drill_graded(on_drill_graded)
+        # A live page marked handled well by the primary or a lead is what a
+        # respond-to-pages item counts.
+        running.on_response_marked(on_response_marked)
