@@ -1,7 +1,6 @@
 """In Chromium: the leads' dashboard at 390 px is one card per person, with no sideways scroll."""
 
 from datetime import timedelta
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -9,11 +8,12 @@ from django.utils import timezone
 from oncall.readiness.models import Onboarding
 from oncall.runbooks.models import Runbook
 from oncall.teams.models import Membership
+from tests.e2e.shots import shots_folder
 from tests.test_readiness_drills import drill_template, run_drill, scenario_of
 from tests.test_readiness_pages import HANDLED_WELL, respond
 from tests.test_readiness_support import start
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = shots_folder()
 
 
 def dashboard_of_three(team, lead, primary, trainee):
@@ -84,7 +84,6 @@ def test_the_dashboard_is_stacked_cards_without_sideways_scroll_at_390_px(
         box = card.locator(".badge", has_text=word).bounding_box()
         assert box is not None and box["x"] + box["width"] <= 390
     card.scroll_into_view_if_needed()
-    SHOTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=str(SHOTS / "dashboard-phone.png"), full_page=True)
 
     desk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()

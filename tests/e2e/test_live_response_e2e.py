@@ -7,7 +7,6 @@ screen with no tap at all. The primary then compares and marks on the shift page
 """
 
 from datetime import timedelta
-from pathlib import Path
 
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -17,8 +16,9 @@ from oncall.drills.models import Response
 from oncall.runbooks.models import Runbook
 from oncall.shifts.models import ShadowShift
 from tests.conftest import PASSWORD
+from tests.e2e.shots import shots_folder
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = shots_folder()
 PHONE = {"width": 390, "height": 844}
 
 
@@ -85,7 +85,6 @@ def test_from_the_live_page_link_to_acknowledged_in_one_tap_after_sign_in(
     assert taps == 1
     assert Response.objects.get(occurrence=first).acknowledged_at is not None
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    SHOTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=str(SHOTS / "live-response-390.png"))
 
     # A kept session: the next page's link shows its Acknowledge button at once.
