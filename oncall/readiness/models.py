@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from oncall.readiness.describe import DESCRIPTION_MAX, render_description
 from oncall.runbooks.models import Revision, Runbook
 from oncall.teams.models import Team
+from oncall.teams.people import display_name
 
 
 class Kind(models.TextChoices):
@@ -616,3 +617,40 @@ class Activity(models.Model):
             "verb": self.get_verb_display(),
             "when": f"{self.at:%Y-%m-%d %H:%M}",
         }
+
+    def sentence(self) -> str:
+        """What happened, as one whole sentence of the reader's language (the
+        note, if any, is shown after it): never a verb glued between a name and
+        a quoted title, which reads wrongly in Japanese."""
+        who = display_name(self.actor) if self.actor else gettext("oncall")
+        item = self.item.shown_title if self.item else ""
+        V = self.Verb
+        with_item = {
+            V.TICK: gettext("%(who)s marked “%(item)s” done."),
+            V.UNTICK: gettext("%(who)s marked “%(item)s” not done."),
+            V.NOTE: gettext("%(who)s wrote a note on “%(item)s”."),
+            V.SIGN_OFF: gettext("%(who)s signed off “%(item)s”."),
+            V.REOPEN: gettext("%(who)s reopened “%(item)s”."),
+            V.REREAD_NEEDED: gettext("The runbook of “%(item)s” changed since it was read."),
+            V.SIGNOFF_WITHDRAWN: gettext(
+                "The sign-off on “%(item)s” was withdrawn: the item changed after it."
+            ),
+            V.SHIFT_ATTENDED: gettext("%(who)s recorded attending a shift for “%(item)s”."),
+            V.SHIFT_CONFIRMED: gettext("%(who)s confirmed a shift for “%(item)s”."),
+            V.SHIFT_CANCELLED: gettext("%(who)s cancelled a shift for “%(item)s”."),
+            V.COMMENT: gettext("%(who)s wrote on “%(item)s”:"),
+        }
+        alone = {
+            V.START: gettext("%(who)s started the onboarding."),
+            V.CLEAR: gettext("%(who)s cleared them for on-call."),
+            V.REOPEN: gettext("%(who)s reopened the onboarding."),
+            V.SHIFT_ATTENDED: gettext("%(who)s recorded attending a shift."),
+            V.SHIFT_CONFIRMED: gettext("%(who)s confirmed a shift."),
+            V.SHIFT_CANCELLED: gettext("%(who)s cancelled a shift."),
+            V.COMMENT: gettext("%(who)s wrote:"),
+        }
+        template = (with_item if item else alone).get(self.verb)
+        if template is None:
+            # A verb that needs an item whose item is gone: the verb as stored.
+            return f"{who} {self.get_verb_display()}"
+        return template % {"who": who, "item": item}
