@@ -280,11 +280,12 @@ def move_template_item(*, item: TemplateItem, up: bool) -> None:
         neighbour = items[to]
         if neighbour.section != items[at].section:
             items[at].section = neighbour.section  # into the neighbouring section first
+            items[at].section_ja = neighbour.section_ja
         else:
             items[at], items[to] = items[to], items[at]
     for n, each in enumerate(items, start=1):
         each.order = n * 10
-    TemplateItem.objects.bulk_update(items, ["order", "section"])
+    TemplateItem.objects.bulk_update(items, ["order", "section", "section_ja"])
     item.template.touch()
 
 
@@ -294,6 +295,8 @@ def copy_template(*, template: ChecklistTemplate, team, by, name: str = "") -> C
     copy = ChecklistTemplate.objects.create(
         team=team,
         name=name or _("%(name)s (copy)") % {"name": template.name},
+        # The Japanese name is Japanese text whatever the copier reads in.
+        name_ja=f"{template.name_ja}（コピー）" if template.name_ja and not name else "",
         description=template.description,
         created_by=by,
     )

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oncall.drills.models import Drill, Response
@@ -33,6 +33,7 @@ from oncall.readiness import gate
 from oncall.readiness.models import Activity, ItemProgress, Kind, Onboarding
 from oncall.shifts.models import ShadowShift
 from oncall.shifts.schedule import ShiftChange
+from oncall.teams.dates import format_date
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def _shift_words(shift: ShadowShift, onboarding: Onboarding) -> str:
     local = timezone.localtime(shift.starts_at, onboarding.team.tz)
     return _("%(kind)s shift on %(day)s") % {
         "kind": shift.get_kind_display(),
-        "day": formats.date_format(local, "DATETIME_FORMAT"),
+        "day": format_date(local, "datetime"),
     }
 
 
