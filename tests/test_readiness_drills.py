@@ -130,12 +130,12 @@ def test_a_drill_item_counts_only_drills_passed_by_a_game_master_in_that_team(
     result = gate.evaluate(onboarding)
     status = result.status(drill_item(onboarding))
     assert (status.drills_done, status.done, result.passed) == (0, False, False)
-    assert "0 of 2 drills passed" in result.explanation
+    assert "2 more drills to pass (0 of 2)" in result.explanation
 
     run_drill(scenario, trainee, primary)  # a lead other than the game master of the rest
     result = gate.evaluate(onboarding)
     assert result.status(drill_item(onboarding)).drills_done == 1
-    assert result.missing == ["1 of 2 drills passed"]
+    assert result.missing == ["1 more drill to pass (1 of 2)"]
 
     run_drill(scenario, trainee, lead)
     result = gate.evaluate(onboarding)
@@ -249,7 +249,7 @@ def test_the_checklist_shows_drills_passed_and_the_medians(
     assert "Median time to acknowledge: <strong data-median-ack>3:00</strong>" in page
     assert "Median time to first runbook: <strong data-median-first-runbook>4:10</strong>" in page
     assert "Drills passed: 4/5" in page
-    assert "4 of 5 drills passed" in page
+    assert "1 more drill to pass (4 of 5)" in page
 
 
 def test_the_dashboard_shows_each_trainees_drills_without_a_query_per_row(

@@ -87,7 +87,7 @@ def test_it_explains_what_is_missing_in_one_sentence(
 
     assert not result.passed
     assert result.explanation == (
-        "2 of 3 shadow shifts; 1 runbook changed since read; sign-off on “Escalation policy”"
+        "1 more shadow shift (2 of 3); 1 runbook changed since read; sign-off on “Escalation policy”"
     )
     assert (result.shadow_done, result.shadow_required) == (2, 3)
     assert (result.reverse_done, result.reverse_required) == (2, 2)
@@ -110,7 +110,7 @@ def test_it_counts_only_done_shifts_of_the_kind_in_the_team(
     reverse = result.status(item(onboarding, "Reverse-shadow shifts"))
     assert (shadow.shifts_done, shadow.done) == (1, False)
     assert (reverse.shifts_done, reverse.done) == (3, True)
-    assert "1 of 3 shadow shifts" in result.missing
+    assert "2 more shadow shifts (1 of 3)" in result.missing
 
 
 def test_it_needs_a_signoff_where_the_item_asks_for_one(onboarding, trainee, lead):

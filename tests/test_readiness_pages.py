@@ -139,13 +139,13 @@ def test_an_item_counts_only_pages_marked_handled_well_by_the_primary_or_a_lead(
     result = gate.evaluate(onboarding)
     status = result.status(pages_item(onboarding))
     assert (status.pages_done, status.done, result.passed) == (0, False, False)
-    assert result.missing == ["0 of 2 pages handled well"]
+    assert result.missing == ["2 more live pages handled well (0 of 2)"]
     assert practice.pages_handled(other_team.pk, trainee.pk) == 1
 
     respond(team, trainee, primary, mark=HANDLED_WELL)  # the shift's primary
     result = gate.evaluate(onboarding)
     assert result.status(pages_item(onboarding)).pages_done == 1
-    assert "1 of 2 pages handled well" in result.explanation
+    assert "1 more live page handled well (1 of 2)" in result.explanation
 
     respond(team, trainee, member, mark=HANDLED_WELL, marked_by=lead)  # a lead, not the primary
     result = gate.evaluate(onboarding)
@@ -228,7 +228,7 @@ def test_nobody_ticks_a_respond_to_pages_item_by_hand(client_for, team, lead, tr
     assert item.done_at is None
     page_text = client_for(trainee).get(onboarding.get_absolute_url()).text
     assert f'action="{url}"' not in page_text  # no tick box: a count instead
-    assert "0 of 1 page handled well" in page_text
+    assert "1 more live page handled well (0 of 1)" in page_text
 
 
 def test_the_gate_reads_pages_once_and_not_at_all_when_given(team, lead, trainee):

@@ -416,7 +416,7 @@ def test_it_exports_the_dashboard_as_csv(client_for, lead, trainee, onboarding, 
     assert rows[0]["state"] == "in_progress"
     assert rows[0]["required_done"] == "1"
     assert rows[0]["shadow_required"] == "3"
-    assert "0 of 3 shadow shifts" in rows[0]["missing"]
+    assert "3 more shadow shifts (0 of 3)" in rows[0]["missing"]
 
 
 def test_it_reconciles_with_the_change_and_never_on_a_dashboard_view(

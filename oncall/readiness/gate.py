@@ -228,34 +228,36 @@ def _quoted(titles: Iterable[str]) -> str:
 
 def _gap_words(gap: Gap) -> str:
     title = gap.facts.title
-    if gap.what == "shifts":
-        count = gap.facts.count
-        # Whole sentences per kind: a noun glued into "%(done)d of %(count)d" reads wrong in Japanese.
-        if gap.facts.kind == Kind.SHADOW_SHIFT:
+    # What is left, then how far along: "0 of 2 shifts" read as nothing to do.
+    # Whole sentences per kind: a noun glued into a count reads wrong in Japanese.
+    if gap.what in ("shifts", "drills", "pages"):
+        count, done = gap.facts.count, gap.shifts_done
+        left = max(count - done, 0)
+        if gap.what == "drills":
             words = ngettext(
-                "%(done)d of %(count)d shadow shift", "%(done)d of %(count)d shadow shifts", count
+                "%(left)d more drill to pass (%(done)d of %(count)d)",
+                "%(left)d more drills to pass (%(done)d of %(count)d)",
+                left,
+            )
+        elif gap.what == "pages":
+            words = ngettext(
+                "%(left)d more live page handled well (%(done)d of %(count)d)",
+                "%(left)d more live pages handled well (%(done)d of %(count)d)",
+                left,
+            )
+        elif gap.facts.kind == Kind.SHADOW_SHIFT:
+            words = ngettext(
+                "%(left)d more shadow shift (%(done)d of %(count)d)",
+                "%(left)d more shadow shifts (%(done)d of %(count)d)",
+                left,
             )
         else:
             words = ngettext(
-                "%(done)d of %(count)d reverse-shadow shift",
-                "%(done)d of %(count)d reverse-shadow shifts",
-                count,
+                "%(left)d more reverse-shadow shift (%(done)d of %(count)d)",
+                "%(left)d more reverse-shadow shifts (%(done)d of %(count)d)",
+                left,
             )
-        return words % {"done": gap.shifts_done, "count": count}
-    if gap.what == "drills":
-        words = ngettext(
-            "%(done)d of %(count)d drill passed",
-            "%(done)d of %(count)d drills passed",
-            gap.facts.count,
-        )
-        return words % {"done": gap.shifts_done, "count": gap.facts.count}
-    if gap.what == "pages":
-        words = ngettext(
-            "%(done)d of %(count)d page handled well",
-            "%(done)d of %(count)d pages handled well",
-            gap.facts.count,
-        )
-        return words % {"done": gap.shifts_done, "count": gap.facts.count}
+        return words % {"left": left, "done": done, "count": count}
     if gap.what == "changed":
         return _("“%(title)s” changed since read") % {"title": title}
     if gap.what == "unread":
