@@ -3,7 +3,7 @@
 Drills use it: a drill's alerts go to the team's Alertmanager so they take its
 routes like real ones, and come back through the receiver labelled with their
 drill. An Alertmanager URL is typed by a lead, so it follows the rule the
-reminders app applies to webhook URLs (oncall/reminders/channels.py):
+reminders app applies to webhook URLs (oncall/core/outbound.py):
 
 1. Only http and https URLs that name a host.
 2. The host is resolved once; an address that is loopback, private,
@@ -22,8 +22,9 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.utils.translation import gettext as _
+
+from oncall.core import outbound
 
 API_PATH = "/api/v2/alerts"
 TIMEOUT = 5  # seconds, for the whole call
@@ -32,28 +33,6 @@ MAX_ANSWER = 2000  # bytes of an error answer kept for the reason
 
 class AlertmanagerError(Exception):
     """A post that did not reach or was refused by the Alertmanager; the message says why."""
-
-
-# IPv6 prefixes that carry an IPv4 address inside them (NAT64, IPv4-compatible, SIIT).
-EMBEDDED_IPV4_NETWORKS = [
-    ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
-    ipaddress.ip_network("::/96"),
-    ipaddress.ip_network("::ffff:0:0:0/96"),
-]
-
-
-def is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        elif address.sixtofour is not None:
-            address = address.sixtofour
-        elif address.teredo is not None:
-            return True
-        elif any(address in network for network in EMBEDDED_IPV4_NETWORKS):
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return not address.is_global or address.is_multicast
 
 
 def resolve(url: str) -> tuple[str, int, str, str, str]:
@@ -84,9 +63,7 @@ def resolve(url: str) -> tuple[str, int, str, str, str]:
     except OSError:
         raise AlertmanagerError(unreachable) from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not addresses:
-        raise AlertmanagerError(unreachable)
-    if not settings.WEBHOOKS_ALLOW_PRIVATE and any(is_private(a) for a in addresses):
+    if outbound.refused(addresses):
         raise AlertmanagerError(unreachable)
     path = parts.path.rstrip("/") + API_PATH
     return parts.scheme, parts.hostname, port, str(addresses[0]), path

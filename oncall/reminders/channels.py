@@ -25,6 +25,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from oncall.core import outbound
 from oncall.reminders.models import Reminder
 from oncall.teams.language import speaking
 from oncall.teams.names import printable
@@ -180,10 +181,8 @@ def resolve_webhook(url: str) -> tuple[str, int, str, str]:
             raise PermanentError(unreachable) from e
         raise TransientError(unreachable) from e
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not settings.WEBHOOKS_ALLOW_PRIVATE:
-        for address in addresses:
-            if _is_private(address):
-                raise PermanentError(unreachable)
+    if outbound.refused(addresses):
+        raise PermanentError(unreachable)
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"
@@ -196,28 +195,6 @@ NAME_NOT_FOUND = {
     for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
     if code is not None
 }
-
-# IPv6 prefixes that carry an IPv4 address inside them (NAT64, IPv4-compatible,
-# SIIT): a translator on the way may turn them into a private IPv4 address.
-EMBEDDED_IPV4_NETWORKS = [
-    ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
-    ipaddress.ip_network("::/96"),
-    ipaddress.ip_network("::ffff:0:0:0/96"),
-]
-
-
-def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        elif address.sixtofour is not None:
-            address = address.sixtofour
-        elif address.teredo is not None:
-            return True
-        elif any(address in network for network in EMBEDDED_IPV4_NETWORKS):
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return not address.is_global or address.is_multicast
 
 
 def _cut(connection: http.client.HTTPConnection) -> None:

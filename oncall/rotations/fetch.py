@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
-from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from oncall.core import outbound
 from oncall.rotations.errors import FeedError
 
 TIMEOUT_SECONDS = 5
@@ -57,23 +57,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """As the webhooks decide: anything not globally routable, or IPv4 hidden in IPv6."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        elif address.sixtofour is not None:
-            address = address.sixtofour
-        elif address.teredo is not None:
-            return True
-        elif any(
-            address in ipaddress.ip_network(net)
-            for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
-        ):
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return not address.is_global or address.is_multicast
-
-
 def resolve(url: str) -> tuple[str, str]:
     """(host name, address to connect to) for ``url``, after the address check."""
     parts = urlsplit(url)
@@ -86,7 +69,7 @@ def resolve(url: str) -> tuple[str, str]:
         # telling them apart would map the internal network's DNS.
         raise FeedError("not_allowed", host=host) from e
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not settings.WEBHOOKS_ALLOW_PRIVATE and any(_is_private(a) for a in addresses):
+    if outbound.refused(addresses):
         raise FeedError("not_allowed", host=host)
     return host, str(addresses[0])
 
