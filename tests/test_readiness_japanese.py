@@ -12,7 +12,7 @@ from django.utils import translation
 
 from oncall.readiness import default_template
 from oncall.readiness.describe import render_description
-from oncall.readiness.models import ChecklistTemplate, Kind, TemplateItem
+from oncall.readiness.models import Activity, ChecklistTemplate, Kind, TemplateItem
 from oncall.readiness.progress import copy_template
 from tests.html_elements import elements
 from tests.test_readiness_support import make_template, start
@@ -197,3 +197,18 @@ def test_the_demo_gives_kenji_his_checklist_in_japanese(client_for, db):
     assert any(t.startswith("ノートPCとVPN") for t in titles), titles
     assert any(t.startswith("実際の呼び出しに対応する") for t in titles), titles
     assert sections  # the checklist is there at all
+
+
+def test_the_activity_reads_as_one_sentence_in_each_language(template, team, trainee, lead):
+    onboarding = start(trainee, team, template, lead)
+    laptop = onboarding.items.get(title="Laptop and VPN")
+    lead.first_name, lead.last_name = "Kenji", "Sato"
+    lead.save()
+    activity = onboarding.log(Activity.Verb.TICK, actor=lead, item=laptop)
+    with translation.override("en"):
+        assert activity.sentence() == "Kenji Sato marked “Laptop and VPN” done."
+        started = onboarding.activities.get(verb=Activity.Verb.START)
+        assert started.sentence().endswith("started the onboarding.")
+    with translation.override("ja"):
+        # A particle after the name, Japanese quotes, the item's Japanese title.
+        assert activity.sentence() == "Kenji Satoさんが「ノートPCとVPN」を完了にしました。"
