@@ -80,13 +80,14 @@ def test_it_takes_the_teams_shifts_from_a_removed_primary_and_leaves_the_trainee
     past.refresh_from_db()
     assert (past.state, past.answered_at) == (ShadowShift.State.SCHEDULED, None)
     # Nor listed where their own shifts are: the shifts page, the calendar feed, the home.
-    with django_assert_max_num_queries(6):
+    # (One query of each page asks whether they have an onboarding of their own.)
+    with django_assert_max_num_queries(7):
         page = client.get(reverse("shifts:index")).content.decode()
     assert not any(url in page for url in shift_urls.values())
     feed = client.get(reverse("shifts:feed", args=[primary.profile.calendar_token]))
     assert feed.status_code == 200
     assert not any(f"shift-{s.uid}@oncall" in feed.content.decode() for s in shifts.values())
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         home = client.get("/").content.decode()
     assert "The people you teach" not in home and shift_urls["next"] not in home
 
@@ -122,7 +123,7 @@ def test_it_takes_the_onboarding_from_a_removed_mentor_and_leaves_the_engineer_t
     comment = reverse("readiness:comment", args=[onboarding.pk])
     assert status(client, comment, post={"note": "Still here?"}) == 404
     assert not onboarding.activities.filter(verb="comment").exists()
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         home = client.get("/").content.decode()
     assert "you mentor them" not in home and url not in home
 

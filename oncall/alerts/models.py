@@ -86,6 +86,7 @@ class AlertSource(models.Model):
     alertmanager_url = models.URLField(
         _("Alertmanager URL"),
         blank=True,
+        db_default="",
         help_text=_(
             "Optional. Drills post their alerts to this Alertmanager's API, so they "
             "take the same routes as real alerts; see the docs for the route that "

@@ -289,7 +289,7 @@ class DrillPage(models.Model):
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     # Set when the page came back through the team's Alertmanager (its
     # fingerprint there); empty when the replay fed the page directly.
-    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True, db_default="")
 
     class Meta:
         ordering = ["drill", "fired_at", "id"]

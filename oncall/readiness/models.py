@@ -90,7 +90,7 @@ class ChecklistTemplate(models.Model):
         verbose_name=_("team"),
     )
     name = models.CharField(_("name"), max_length=200)
-    name_ja = models.CharField(_("name (Japanese)"), max_length=200, blank=True)
+    name_ja = models.CharField(_("name (Japanese)"), max_length=200, blank=True, db_default="")
     description = models.TextField(_("description"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -143,13 +143,18 @@ class TemplateItem(ShownText, models.Model):
     )
     # Japanese text, shown to people whose language is Japanese; empty falls
     # back to the text above.
-    section_ja = models.CharField(_("section (Japanese)"), max_length=100, blank=True)
-    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True)
+    section_ja = models.CharField(
+        _("section (Japanese)"), max_length=100, blank=True, db_default=""
+    )
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True, db_default="")
     description_ja = models.TextField(
-        _("description (Japanese)"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
+        _("description (Japanese)"),
+        blank=True,
+        db_default="",
+        validators=[MaxLengthValidator(DESCRIPTION_MAX)],
     )
     description_html_ja = models.TextField(
-        blank=True, editable=False, verbose_name=_("description html (Japanese)")
+        blank=True, db_default="", editable=False, verbose_name=_("description html (Japanese)")
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)
@@ -348,13 +353,18 @@ class ItemProgress(ShownText, models.Model):
     )
     # Japanese text, shown to people whose language is Japanese; empty falls
     # back to the text above.
-    section_ja = models.CharField(_("section (Japanese)"), max_length=100, blank=True)
-    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True)
+    section_ja = models.CharField(
+        _("section (Japanese)"), max_length=100, blank=True, db_default=""
+    )
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True, db_default="")
     description_ja = models.TextField(
-        _("description (Japanese)"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
+        _("description (Japanese)"),
+        blank=True,
+        db_default="",
+        validators=[MaxLengthValidator(DESCRIPTION_MAX)],
     )
     description_html_ja = models.TextField(
-        blank=True, editable=False, verbose_name=_("description html (Japanese)")
+        blank=True, db_default="", editable=False, verbose_name=_("description html (Japanese)")
     )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind, default=Kind.TASK)
     required = models.BooleanField(_("required"), default=True)

@@ -56,6 +56,7 @@ class Team(models.Model):
     escalation_note = models.TextField(
         _("escalation note"),
         blank=True,
+        db_default="",
         validators=[MaxLengthValidator(ESCALATION_NOTE_MAX)],
         help_text=_("Markdown: who to page when no runbook answers, e.g. the team's channel."),
     )
@@ -64,6 +65,7 @@ class Team(models.Model):
     escalation_delay = models.PositiveSmallIntegerField(
         _("escalation delay (minutes)"),
         default=5,
+        db_default=5,
         validators=[MinValueValidator(1), MaxValueValidator(120)],
         help_text=_(
             "On a reverse-shadow shift, the primary is told of a page the trainee "

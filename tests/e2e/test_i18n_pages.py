@@ -53,6 +53,10 @@ def demo(db, live_server):
         *TemplateItem.objects.values_list("title", flat=True),
         *TemplateItem.objects.values_list("section", flat=True),
         *ChecklistTemplate.objects.values_list("name", flat=True),
+        # The Japanese texts a lead wrote are content too (the editor shows them).
+        *TemplateItem.objects.exclude(title_ja="").values_list("title_ja", flat=True),
+        *TemplateItem.objects.exclude(section_ja="").values_list("section_ja", flat=True),
+        *ChecklistTemplate.objects.exclude(name_ja="").values_list("name_ja", flat=True),
         *Runbook.objects.values_list("title", flat=True),
     }
     return {
