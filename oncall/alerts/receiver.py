@@ -14,14 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from celery import current_app
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from oncall.alerts.models import AHEAD_OF_NOW, AlertOccurrence, AlertSource
 from oncall.alerts.resolve import RunbookIndex
+from oncall.core.planning import request_planning
 from oncall.core.text import check_mapping, check_moment, check_text
 from oncall.shifts.models import ShadowShift
 from oncall.teams.models import Team
@@ -40,11 +39,7 @@ ZERO_TIME_YEAR = 1
 # covers any skew between machines and refuses the far future, which no page
 # can show in a time zone east of UTC.
 MAX_AHEAD = AHEAD_OF_NOW
-# The reminders app plans live pages; it is above us, so we name its task.
-PLAN_TASK = "oncall.reminders.tasks.plan"
 SOURCE_SEEN_EVERY = timedelta(minutes=1)
-PLAN_MARKER = "alerts:planning-requested"
-PLAN_DELAY = 1  # second
 # An alert a drill posted to the team's Alertmanager comes back with this label
 # (its value: the drill's id). It is never a real alert.
 DRILL_LABEL = "oncall_drill"
@@ -438,21 +433,3 @@ def _shift_on(team_ids: set[int], now: datetime) -> bool:
         .filter(team_id__in=team_ids, starts_at__lte=now, ends_at__gt=now)
         .exists()
     )
-
-
-def request_planning() -> None:
-    """Ask the reminders app to plan in a second; with the broker down, beat's next tick does.
-
-    A storm during a shift posts many payloads a second; they share one
-    planning round. The round runs ``PLAN_DELAY`` after the first request,
-    when the marker that held back the others expires, so every alert that
-    committed meanwhile is planned by it, and the next request after it
-    starts a new round.
-    """
-    if not cache.add(PLAN_MARKER, True, PLAN_DELAY):
-        return
-    try:
-        current_app.send_task(PLAN_TASK, countdown=PLAN_DELAY)
-    except Exception:  # noqa: BLE001 - the occurrence is stored; planning comes within a minute
-        cache.delete(PLAN_MARKER)
-        logger.warning("could not ask for a planning round; beat's next one will do", exc_info=True)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from oncall.core.planning import request_planning
 from oncall.rotations import fetch as feeds
 from oncall.rotations.errors import FeedError
 from oncall.rotations.models import PersonLink, Rotation, RotationShift
@@ -112,6 +113,10 @@ def reconcile_rotation(rotation: Rotation, *, now: datetime | None = None) -> Ou
             logger.exception(
                 "shadow plan #%s of rotation #%s: reconcile failed", plan.pk, rotation.pk
             )
+    if outcome.changed:
+        # The schedule-change notices go out in seconds, not at the next
+        # minute's planning round.
+        transaction.on_commit(request_planning)
     return outcome
 
 
