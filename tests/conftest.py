@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from oncall.teams.models import Membership, Team
 from tests.stack import need
@@ -19,6 +20,16 @@ def pytest_configure(config):
     # Playwright's sync API runs an event loop in the test thread; the ORM
     # calls that tests make around it are still plain synchronous code.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _default_language_per_test():
+    # The locale middleware activates a reader's language for the thread and
+    # nothing resets it after the response: a test that requests as a Japanese
+    # reader would leave the next test reading Japanese.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
