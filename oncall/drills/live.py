@@ -196,16 +196,6 @@ def review(
     return response
 
 
-def handled_well_count(user: AbstractBaseUser, since: datetime | None = None) -> int:
-    """Live pages ``user`` responded to that a primary or a lead marked handled well."""
-    marked = Response.objects.filter(
-        responder=user, occurrence__isnull=False, mark=Response.Mark.HANDLED_WELL
-    ).exclude(marked_by=user)
-    if since is not None:
-        marked = marked.filter(marked_at__gte=since)
-    return marked.count()
-
-
 # -- the console's page --
 
 
